@@ -59,6 +59,13 @@ pub fn parse_openssh_public_key(line: &str) -> Result<VerifyingKey, KeyError> {
     if line.len() > 1024 || line.contains(['\n', '\r', '\0']) {
         return Err(KeyError::Malformed);
     }
+    match line.split(' ').next() {
+        Some("ssh-ed25519") => {}
+        Some(alg) if alg.starts_with("ssh-") || alg.starts_with("ecdsa-") || alg.starts_with("sk-") => {
+            return Err(KeyError::NotEd25519);
+        }
+        _ => return Err(KeyError::Malformed),
+    }
     let key = ssh_key::PublicKey::from_openssh(line).map_err(|_| KeyError::Malformed)?;
     let ed = key.key_data().ed25519().ok_or(KeyError::NotEd25519)?;
     checked_key(&ed.0)

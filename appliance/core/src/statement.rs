@@ -418,7 +418,8 @@ impl Statement {
         for &(n, line) in &lines[1..] {
             let (name, value) = line.split_once(": ").ok_or(ParseError::MalformedHeader(n))?;
             if name.is_empty()
-                || !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+                || !name.as_bytes()[0].is_ascii_lowercase()
+                || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                 || value.is_empty()
                 || value.trim() != value
             {

@@ -1,0 +1,182 @@
+//! Statement parsing: the SPEC example parses; every rule refuses its bad case, naming the line.
+
+use vigil_core::statement::{AlertState, Content, Kind, ParseError, Role, Severity, Statement, glob_match};
+
+const EXAMPLE: &str = "alert/v1\nto: vigil.example/log\nts: 1795349600\nnonce: 20257a7e1f2e7caa46c11e32a5b6adbb\nseverity: warning\ntitle: disk full on nas\n\n/dev/sda1  252G  240G  12G  96% /srv\n";
+const COMMON: &str = "to: vigil.example/log\nts: 1795349600\nnonce: 20257a7e1f2e7caa46c11e32a5b6adbb\n";
+
+fn parse(s: &str) -> Result<Statement, ParseError> {
+    Statement::parse(s.as_bytes())
+}
+
+fn alert_with(extra: &str) -> String {
+    format!("alert/v1\n{COMMON}severity: info\ntitle: t\n{extra}")
+}
+
+#[test]
+fn spec_example_parses_with_defaults() {
+    let s = parse(EXAMPLE).expect("the SPEC example is valid");
+    assert_eq!(s.kind(), Kind::Alert);
+    assert_eq!(s.to(), "vigil.example/log");
+    assert_eq!(s.ts(), 1795349600);
+    assert_eq!(s.bytes(), EXAMPLE.as_bytes());
+    assert_eq!(s.body(), "/dev/sda1  252G  240G  12G  96% /srv\n");
+    let a = s.alert().expect("alert");
+    assert_eq!((a.severity, a.title.as_str(), a.topic.as_str()), (Severity::Warning, "disk full on nas", "default"));
+    assert_eq!((a.key.as_deref(), a.state, a.ttl), (None, AlertState::Firing, None));
+}
+
+#[test]
+fn headers_in_any_order_and_optional_fields() {
+    let s = parse(&format!(
+        "alert/v1\nttl: 60\nstate: resolved\nkey: disk-/srv\ntopic: backup\ntitle: ok\nseverity: critical\n{COMMON}"
+    ))
+    .expect("valid");
+    let a = s.alert().expect("alert");
+    assert_eq!(a.ttl, Some(60));
+    assert_eq!(a.state, AlertState::Resolved);
+    assert_eq!(a.key.as_deref(), Some("disk-/srv"));
+    assert_eq!(a.topic, "backup");
+    assert_eq!(s.body(), "");
+}
+
+#[test]
+fn every_statement_type_parses() {
+    let policy = "[sources]\n";
+    let sha = hex::encode(vigil_core::sha256(policy.as_bytes()));
+    let cases = [
+        (format!("ack/v1\n{COMMON}ref: 41\ncomment: seen\n"), Kind::Ack),
+        (format!("silence/v1\n{COMMON}match-topic: backup*\nuntil: 1795353200\ncomment: maintenance\n"), Kind::Silence),
+        (
+            format!("key-enroll/v1\n{COMMON}name: backup@nas\nrole: source\npublic-key: {}\n", include_str!("vectors/source-dev.pub").trim_end()),
+            Kind::KeyEnroll,
+        ),
+        (format!("key-revoke/v1\n{COMMON}name: backup@nas\ncomment: lost laptop\n"), Kind::KeyRevoke),
+        (format!("boot/v1\n{COMMON}version: 0.1.0\nimage: dev\n"), Kind::Boot),
+        (format!("policy/v1\n{COMMON}sha256: {sha}\n\n{policy}"), Kind::Policy),
+    ];
+    for (text, kind) in cases {
+        let s = parse(&text).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(s.kind(), kind);
+    }
+    let s = parse(&format!("key-enroll/v1\n{COMMON}name: ops\nrole: admin\npublic-key: {}\n", include_str!("vectors/source-dev.pub").trim_end())).expect("ok");
+    assert!(matches!(s.content(), Content::KeyEnroll { role: Role::Admin, .. }));
+    let s = parse(&format!("silence/v1\n{COMMON}match-signer: nas\nuntil: 5\ncomment: x\n")).expect("ok");
+    assert!(matches!(s.content(), Content::Silence { match_topic, .. } if match_topic == "*"));
+}
+
+/// Each refusal: the input and the error it must produce.
+#[test]
+fn refusals_name_the_rule_and_line() {
+    let big = format!("{}{}", alert_with("\n"), "x".repeat(4096));
+    let cases: Vec<(String, ParseError)> = vec![
+        (String::new(), ParseError::Empty),
+        (big.clone(), ParseError::TooLarge(big.len())),
+        ("alert/v2\n".into(), ParseError::UnknownType("alert/v2".into())),
+        ("\n".into(), ParseError::UnknownType(String::new())),
+        (alert_with("colour: red\n"), ParseError::UnknownHeader { line: 7, name: "colour".into() }),
+        (alert_with("title: again\n"), ParseError::DuplicateHeader { line: 7, name: "title".into() }),
+        (alert_with("topic:x\n"), ParseError::MalformedHeader(7)),
+        (alert_with("topic:  x\n"), ParseError::MalformedHeader(7)),
+        (alert_with("Topic: x\n"), ParseError::MalformedHeader(7)),
+        (alert_with("topic: x"), ParseError::UnterminatedHeader(7)),
+        (format!("alert/v1\n{COMMON}title: t\n"), ParseError::MissingHeader { line: 6, name: "severity" }),
+        (format!("alert/v1\nto: a\nts: 1\nseverity: info\ntitle: t\n"), ParseError::MissingHeader { line: 6, name: "nonce" }),
+        (alert_with("x\r\n"), ParseError::ControlChar { line: 7, code: 0x0d }),
+        (alert_with("\nbody\0\n"), ParseError::ControlChar { line: 8, code: 0 }),
+        (alert_with("topic: a\tb\n"), ParseError::ControlChar { line: 7, code: 9 }),
+        (alert_with("\nbody\u{1b}[2J\n"), ParseError::ControlChar { line: 8, code: 0x1b }),
+        (alert_with("ttl: 0\n"), invalid(7, "ttl", "must be 1-2592000 seconds")),
+        (alert_with("ttl: 2592001\n"), invalid(7, "ttl", "must be 1-2592000 seconds")),
+        (alert_with("ttl: 060\n"), invalid(7, "ttl", "must be 1-2592000 seconds")),
+        (alert_with("state: open\n"), invalid(7, "state", "must be firing or resolved")),
+        (alert_with("topic: Backup\n"), invalid(7, "topic", "not a valid name")),
+        (alert_with("key: a b\n"), invalid(7, "key", "must be 1-64 printable characters without spaces")),
+        (
+            format!("alert/v1\n{COMMON}severity: fatal\ntitle: t\n"),
+            invalid(5, "severity", "must be info, warning or critical"),
+        ),
+        (
+            format!("alert/v1\n{COMMON}severity: info\ntitle: {}\n", "é".repeat(65)),
+            invalid(6, "title", "must be 1-64 printable characters"),
+        ),
+        (
+            "alert/v1\nto: o\nts: 1\nnonce: 20257A7E1F2E7CAA46C11E32A5B6ADBB\nseverity: info\ntitle: t\n".into(),
+            invalid(4, "nonce", "must be 32-64 lowercase hex characters"),
+        ),
+        (
+            "alert/v1\nto: o\nts: 1\nnonce: 20257a7e1f2e7caa46c11e32a5b6adb\nseverity: info\ntitle: t\n".into(),
+            invalid(4, "nonce", "must be 32-64 lowercase hex characters"),
+        ),
+        (
+            "alert/v1\nto: o\nts: -1\nnonce: 20257a7e1f2e7caa46c11e32a5b6adbb\nseverity: info\ntitle: t\n".into(),
+            invalid(3, "ts", "not a unix time in seconds"),
+        ),
+        (
+            "alert/v1\nto: a b\nts: 1\nnonce: 20257a7e1f2e7caa46c11e32a5b6adbb\nseverity: info\ntitle: t\n".into(),
+            invalid(2, "to", "not a log origin"),
+        ),
+        (format!("ack/v1\n{COMMON}ref: 1\n\nbody\n"), ParseError::UnexpectedBody(7)),
+        (format!("ack/v1\n{COMMON}ref: x\n"), invalid(5, "ref", "not an entry index")),
+        (
+            format!("silence/v1\n{COMMON}until: 5\ncomment: x\n"),
+            ParseError::MissingHeader { line: 7, name: "match-signer` or `match-topic" },
+        ),
+        (format!("silence/v1\n{COMMON}match-topic: x\nuntil: 5\n"), ParseError::MissingHeader { line: 7, name: "comment" }),
+        (
+            format!("key-enroll/v1\n{COMMON}name: a\nrole: source\npublic-key: ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ x\n"),
+            invalid(7, "public-key", "not a usable OpenSSH ssh-ed25519 public key"),
+        ),
+        (format!("key-enroll/v1\n{COMMON}name: a\nrole: root\npublic-key: x\n"), invalid(6, "role", "must be source, auditor or admin")),
+        (
+            format!("policy/v1\n{COMMON}sha256: {}\n\n[sources]\n", "0".repeat(64)),
+            ParseError::PolicyHashMismatch(5),
+        ),
+    ];
+    for (i, (input, want)) in cases.into_iter().enumerate() {
+        assert_eq!(parse(&input).err(), Some(want), "case {i}: {input:?}");
+    }
+}
+
+fn invalid(line: usize, name: &str, why: &'static str) -> ParseError {
+    ParseError::InvalidValue { line, name: name.into(), why }
+}
+
+#[test]
+fn invalid_utf8_names_its_line() {
+    let mut bytes = alert_with("\nok\n").into_bytes();
+    bytes.extend_from_slice(b"bad \xff\n");
+    assert_eq!(Statement::parse(&bytes).err(), Some(ParseError::NotUtf8(9)));
+}
+
+#[test]
+fn tab_is_allowed_in_the_body_and_size_limit_is_inclusive() {
+    assert!(parse(&alert_with("\ncol1\tcol2\n")).is_ok());
+    let base = alert_with("\n");
+    let exact = format!("{base}{}", "x".repeat(4096 - base.len()));
+    assert_eq!(exact.len(), 4096);
+    assert!(parse(&exact).is_ok());
+}
+
+#[test]
+fn glob_matching() {
+    assert!(glob_match("*", "anything"));
+    assert!(glob_match("backup*", "backup-nas"));
+    assert!(glob_match("b?ckup", "backup"));
+    assert!(!glob_match("backup*", "nas-backup"));
+    assert!(glob_match("*@nas", "cron@nas"));
+    assert!(!glob_match("a", "ab"));
+}
+
+mod prop {
+    use proptest::prelude::*;
+    proptest! {
+        /// Arbitrary bytes never panic the parser, and anything accepted keeps its exact bytes.
+        #[test]
+        fn parser_is_total(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            if let Ok(s) = vigil_core::Statement::parse(&bytes) {
+                prop_assert_eq!(s.bytes(), &bytes[..]);
+            }
+        }
+    }
+}
