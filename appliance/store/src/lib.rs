@@ -1,0 +1,452 @@
+//! vigil-store: the append-only, tamper-evident log in redb (SPEC §4).
+//!
+//! One redb write transaction per batch holds the entries, their stored tree hashes, the new
+//! head, every index, and the checkpoint signed for that head; nothing is ever rewritten or
+//! deleted. A single writer ([`Committer`]) drains a queue so concurrent submitters share one
+//! fsync. At open, a self-check rebuilds the tree from the entries and compares every stored hash,
+//! the head and the last checkpoint; on any mismatch the store serves reads only and says why.
+//! The byte-level format is in `docs/format.md`.
+
+mod committer;
+mod query;
+mod tables;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use redb::{Database, ReadableDatabase as _, ReadableTable as _, ReadableTableMetadata as _, StorageBackend};
+use vigil_core::merkle::{self, Hash, StoredId};
+use vigil_core::{Checkpoint, ClockState, Entry, NoteSigner, TlogProof, Verified};
+
+pub use committer::{AppendError, CommitHook, Committer, MAX_BATCH, QueueFull, Ticket};
+pub use query::{Filter, MAX_LIMIT, Page};
+use tables::*;
+
+/// Errors of the store as a whole (storage, corruption).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// redb reported an error.
+    #[error("storage: {0}")]
+    Db(#[from] redb::Error),
+    /// The stored data contradicts itself.
+    #[error("log integrity: {0}")]
+    Corrupt(String),
+    /// The log refuses writes (self-check failed, or an earlier write failed).
+    #[error("log not writable: {0}")]
+    NotWritable(String),
+    /// An index or size beyond the log.
+    #[error("{0}")]
+    OutOfRange(String),
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self { StoreError::Db(e.into()) }
+        }
+    )*};
+}
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// Why one submission of a batch was not appended (the rest of the batch is unaffected).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// The signer already used this nonce for other bytes.
+    #[error("nonce already used by this signer for a different statement (entry {0})")]
+    Replay(u64),
+}
+
+/// A statement to append, with what the appliance observed when it arrived.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The verified statement.
+    pub verified: Verified,
+    /// Appliance clock, unix milliseconds.
+    pub received_ms: u64,
+    /// Whether that clock is synchronised.
+    pub clock: ClockState,
+}
+
+/// A durable append: the entry's index and leaf hash; `created` is false for an idempotent
+/// re-submission of a statement already in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// Position in the log.
+    pub index: u64,
+    /// RFC 9162 leaf hash of the entry bytes.
+    pub leaf: Hash,
+    /// True when this call added the entry.
+    pub created: bool,
+}
+
+/// The current tree head and its signed checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// Number of entries.
+    pub size: u64,
+    /// Root hash.
+    pub root: Hash,
+    /// The signed checkpoint note for this head.
+    pub checkpoint: String,
+}
+
+/// The log.
+pub struct Store {
+    db: Database,
+    signer: NoteSigner,
+    head: Mutex<Head>,
+    /// `Err(reason)` once the log must not take writes.
+    writable: Mutex<Result<(), String>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("origin", &self.origin()).field("head", &self.head()).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the log in a file. The signer's name is the log origin.
+    pub fn open(path: &Path, signer: NoteSigner) -> Result<Store, StoreError> {
+        Store::init(Database::create(path)?, signer)
+    }
+
+    /// Opens (or creates) the log on any redb storage backend (tests inject failing ones).
+    pub fn open_with_backend(backend: impl StorageBackend, signer: NoteSigner) -> Result<Store, StoreError> {
+        Store::init(Database::builder().create_with_backend(backend)?, signer)
+    }
+
+    fn init(db: Database, signer: NoteSigner) -> Result<Store, StoreError> {
+        let origin = signer.verifier().name().to_owned();
+        // First open: create every table, record the origin, sign the empty tree.
+        let txn = db.begin_write()?;
+        let fresh = {
+            create_tables(&txn)?;
+            let mut meta = txn.open_table(META)?;
+            if meta.get(META_ORIGIN)?.is_none() {
+                meta.insert(META_ORIGIN, origin.as_bytes())?;
+                let root = merkle::empty_root();
+                meta.insert(META_HEAD, encode_head(0, &root).as_slice())?;
+                let note = sign(&signer, 0, root)?;
+                txn.open_table(CHECKPOINTS)?.insert(0, note.as_str())?;
+                true
+            } else {
+                false
+            }
+        };
+        if fresh {
+            txn.commit()?;
+        } else {
+            txn.abort()?;
+        }
+        let store = Store {
+            db,
+            signer,
+            head: Mutex::new(Head { size: 0, root: merkle::empty_root(), checkpoint: String::new() }),
+            writable: Mutex::new(Ok(())),
+        };
+        match store.self_check() {
+            Ok(head) => *lock(&store.head) = head,
+            Err(StoreError::Corrupt(why)) => {
+                // Serve reads of what is there; refuse writes, and say why.
+                *lock(&store.writable) = Err(why);
+                if let Ok(h) = store.stored_head() {
+                    *lock(&store.head) = h;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(store)
+    }
+
+    /// The log origin (also the checkpoint key name).
+    pub fn origin(&self) -> &str {
+        self.signer.verifier().name()
+    }
+
+    /// The verifier key string of the log (`GET /v1/log/vkey`).
+    pub fn vkey(&self) -> String {
+        self.signer.verifier().vkey()
+    }
+
+    /// The current head.
+    pub fn head(&self) -> Head {
+        lock(&self.head).clone()
+    }
+
+    /// `Ok` while the log takes writes; otherwise the reason it does not.
+    pub fn writable(&self) -> Result<(), String> {
+        lock(&self.writable).clone()
+    }
+
+    /// Reads the stored head and latest checkpoint without checking them.
+    fn stored_head(&self) -> Result<Head, StoreError> {
+        let r = self.db.begin_read()?;
+        let meta = r.open_table(META)?;
+        let (size, root) = decode_head(meta.get(META_HEAD)?.ok_or_else(|| corrupt("no stored head"))?.value())?;
+        let cps = r.open_table(CHECKPOINTS)?;
+        let checkpoint = cps.last()?.map(|(_, v)| v.value().to_owned()).ok_or_else(|| corrupt("no checkpoint"))?;
+        Ok(Head { size, root, checkpoint })
+    }
+
+    /// The start-up self-check (SPEC §4): rebuilds the tree from the entry bytes, compares every
+    /// stored hash, the stored head and the last signed checkpoint. Returns the verified head.
+    pub fn self_check(&self) -> Result<Head, StoreError> {
+        let head = self.stored_head()?;
+        let r = self.db.begin_read()?;
+        let meta = r.open_table(META)?;
+        let stored_origin = meta.get(META_ORIGIN)?.map(|v| v.value().to_vec()).unwrap_or_default();
+        if stored_origin != self.origin().as_bytes() {
+            return Err(corrupt(&format!(
+                "the log was created for origin `{}`, not `{}`",
+                String::from_utf8_lossy(&stored_origin),
+                self.origin()
+            )));
+        }
+        let entries = r.open_table(ENTRIES)?;
+        let hashes = r.open_table(HASHES)?;
+        // Streaming rebuild: `stack` holds the roots of complete subtrees not yet paired.
+        let mut stack: Vec<(u8, Hash)> = Vec::new();
+        let mut n = 0u64;
+        for item in entries.iter()? {
+            let (k, v) = item?;
+            if k.value() != n {
+                return Err(corrupt(&format!("entry {n} is missing (found {})", k.value())));
+            }
+            let entry = Entry::decode(v.value()).map_err(|e| corrupt(&format!("entry {n} does not decode: {e}")))?;
+            if entry.index() != n {
+                return Err(corrupt(&format!("entry {n} says it is entry {}", entry.index())));
+            }
+            let (mut level, mut h) = (0u8, entry.leaf_hash());
+            let check = |level: u8, index: u64, h: &Hash| -> Result<(), StoreError> {
+                match hashes.get((level, index))? {
+                    Some(s) if s.value() == h => Ok(()),
+                    Some(_) => Err(corrupt(&format!("stored hash ({level}, {index}) does not match the entries"))),
+                    None => Err(corrupt(&format!("stored hash ({level}, {index}) is missing"))),
+                }
+            };
+            check(0, n, &h)?;
+            while stack.last().is_some_and(|(l, _)| *l == level) {
+                let (_, left) = stack.pop().unwrap_or_default();
+                h = merkle::node_hash(&left, &h);
+                level += 1;
+                check(level, n >> level, &h)?;
+            }
+            stack.push((level, h));
+            n += 1;
+        }
+        if n != head.size {
+            return Err(corrupt(&format!("the head says {} entries but {n} are stored", head.size)));
+        }
+        if hashes.len()? != stored_hash_count(n) {
+            return Err(corrupt("the hash table holds hashes no entry accounts for"));
+        }
+        let root = stack.iter().rev().fold(None, |acc: Option<Hash>, (_, h)| {
+            Some(match acc {
+                None => *h,
+                Some(right) => merkle::node_hash(h, &right),
+            })
+        });
+        let root = root.unwrap_or_else(merkle::empty_root);
+        if root != head.root {
+            return Err(corrupt("the stored head's root does not match the tree"));
+        }
+        let cp = Checkpoint::verify(&head.checkpoint, self.signer.verifier())
+            .map_err(|e| corrupt(&format!("the last checkpoint does not verify: {e}")))?;
+        if cp.size != head.size || cp.root != head.root {
+            return Err(corrupt("the last checkpoint does not match the stored head"));
+        }
+        Ok(head)
+    }
+
+    /// Appends a batch in one write transaction and signs the checkpoint for the new head.
+    /// Per-submission refusals (replays) do not affect the others; a storage error fails the
+    /// whole batch, nothing of it is acknowledged, and the log stops taking writes.
+    pub fn append_batch(&self, batch: Vec<Submission>) -> Result<Vec<Result<Appended, Refused>>, StoreError> {
+        self.writable().map_err(StoreError::NotWritable)?;
+        // Holding the head lock for the whole batch makes this the only writer.
+        let mut head = lock(&self.head);
+        let result = self.write_batch(&head, batch);
+        match result {
+            Ok((new_head, out)) => {
+                *head = new_head;
+                Ok(out)
+            }
+            Err(e) => {
+                // The on-disk state is whatever the last commit left; a reopen re-checks it.
+                *lock(&self.writable) = Err(format!("a write failed: {e}"));
+                Err(e)
+            }
+        }
+    }
+
+    fn write_batch(&self, head: &Head, batch: Vec<Submission>) -> Result<(Head, Vec<Result<Appended, Refused>>), StoreError> {
+        let txn = self.db.begin_write()?;
+        let mut out = Vec::with_capacity(batch.len());
+        let mut size = head.size;
+        {
+            let mut t = Tables::open(&txn)?;
+            for sub in batch {
+                let v = &sub.verified;
+                let st = v.statement();
+                let payload = vigil_core::sha256(st.bytes());
+                if let Some(existing) = t.nonces.get((v.signer(), st.nonce()))?.map(|g| g.value()) {
+                    let same = t.payloads.get(&payload)?.map(|g| g.value()) == Some(existing);
+                    if same {
+                        let leaf = *t.hashes.get((0u8, existing))?.ok_or_else(|| corrupt("missing leaf hash"))?.value();
+                        out.push(Ok(Appended { index: existing, leaf, created: false }));
+                    } else {
+                        out.push(Err(Refused::Replay(existing)));
+                    }
+                    continue;
+                }
+                let index = size;
+                let entry = Entry::new(index, sub.received_ms, sub.clock, v);
+                let leaf = entry.leaf_hash();
+                t.entries.insert(index, entry.bytes())?;
+                let hashes = &mut t.hashes;
+                let new = merkle::hashes_to_store(index, leaf, |id: StoredId| -> Result<Hash, StoreError> {
+                    Ok(*hashes.get((id.level, id.index))?.ok_or_else(|| corrupt("missing left sibling"))?.value())
+                })?;
+                for (id, h) in new {
+                    t.hashes.insert((id.level, id.index), &h)?;
+                }
+                t.nonces.insert((v.signer(), st.nonce()), index)?;
+                t.payloads.insert(&payload, index)?;
+                t.index_entry(&entry)?;
+                size += 1;
+                out.push(Ok(Appended { index, leaf, created: true }));
+            }
+            if size == head.size {
+                // Nothing new: no commit, no new checkpoint.
+                drop(t);
+                txn.abort()?;
+                return Ok((head.clone(), out));
+            }
+            let root = merkle::tree_hash(size, |id: StoredId| -> Result<Hash, StoreError> {
+                Ok(*t.hashes.get((id.level, id.index))?.ok_or_else(|| corrupt("missing stored hash"))?.value())
+            })?;
+            let note = sign(&self.signer, size, root)?;
+            t.meta.insert(META_HEAD, encode_head(size, &root).as_slice())?;
+            t.checkpoints.insert(size, note.as_str())?;
+            drop(t);
+            txn.commit()?;
+            // Published only after the commit is durable.
+            Ok((Head { size, root, checkpoint: note }, out))
+        }
+    }
+
+    /// The raw bytes of entry `index`.
+    pub fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(ENTRIES)?;
+        Ok(t.get(index)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Looks up a statement already in the log by its exact bytes (idempotent re-submission).
+    pub fn find_payload(&self, statement: &[u8]) -> Result<Option<u64>, StoreError> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(PAYLOADS)?;
+        Ok(t.get(&vigil_core::sha256(statement))?.map(|v| v.value()))
+    }
+
+    fn read_hash(&self) -> Result<impl FnMut(StoredId) -> Result<Hash, StoreError>, StoreError> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(HASHES)?;
+        Ok(move |id: StoredId| -> Result<Hash, StoreError> {
+            let _keep = &r;
+            Ok(*t.get((id.level, id.index))?.ok_or_else(|| corrupt("missing stored hash"))?.value())
+        })
+    }
+
+    /// Inclusion proof of `index` in the tree of `size` (≤ the current size).
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
+        self.check_size(size)?;
+        let ranges = merkle::inclusion_ranges(index, size).map_err(|e| StoreError::OutOfRange(e.to_string()))?;
+        merkle::resolve(&ranges, self.read_hash()?)
+    }
+
+    /// Consistency proof from `old` to `new` (≤ the current size).
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, StoreError> {
+        self.check_size(new)?;
+        let ranges = merkle::consistency_ranges(old, new).map_err(|e| StoreError::OutOfRange(e.to_string()))?;
+        merkle::resolve(&ranges, self.read_hash()?)
+    }
+
+    /// Root hash of the tree of `size` entries (≤ the current size).
+    pub fn root_at(&self, size: u64) -> Result<Hash, StoreError> {
+        self.check_size(size)?;
+        merkle::tree_hash(size, self.read_hash()?)
+    }
+
+    /// The C2SP tlog-proof of `index` against the latest checkpoint (the receipt's proof).
+    pub fn tlog_proof(&self, index: u64) -> Result<TlogProof, StoreError> {
+        let head = self.head();
+        let hashes = self.inclusion_proof(index, head.size)?;
+        Ok(TlogProof { extra: None, index, hashes, checkpoint: head.checkpoint })
+    }
+
+    fn check_size(&self, size: u64) -> Result<(), StoreError> {
+        let cur = self.head().size;
+        if size > cur {
+            return Err(StoreError::OutOfRange(format!("tree size {size} is beyond the log's {cur}")));
+        }
+        Ok(())
+    }
+
+    /// Calls `f` on every entry in order (to rebuild projections at start-up).
+    pub fn for_each_entry(&self, mut f: impl FnMut(Entry)) -> Result<(), StoreError> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(ENTRIES)?;
+        for item in t.iter()? {
+            let (k, v) = item?;
+            let e = Entry::decode(v.value()).map_err(|e| corrupt(&format!("entry {} does not decode: {e}", k.value())))?;
+            f(e);
+        }
+        Ok(())
+    }
+}
+
+fn sign(signer: &NoteSigner, size: u64, root: Hash) -> Result<String, StoreError> {
+    let cp = Checkpoint { origin: signer.verifier().name().to_owned(), size, root };
+    cp.sign(signer).map_err(|e| corrupt(&format!("cannot sign checkpoint: {e}")))
+}
+
+fn corrupt(why: &str) -> StoreError {
+    StoreError::Corrupt(why.to_owned())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn encode_head(size: u64, root: &Hash) -> [u8; 40] {
+    let mut b = [0u8; 40];
+    b[..8].copy_from_slice(&size.to_be_bytes());
+    b[8..].copy_from_slice(root);
+    b
+}
+
+fn decode_head(b: &[u8]) -> Result<(u64, Hash), StoreError> {
+    let b: &[u8; 40] = b.try_into().map_err(|_| corrupt("stored head has the wrong length"))?;
+    let mut size = [0u8; 8];
+    size.copy_from_slice(&b[..8]);
+    let mut root = [0u8; 32];
+    root.copy_from_slice(&b[8..]);
+    Ok((u64::from_be_bytes(size), root))
+}
+
+/// How many hashes a tree of `n` entries stores: one per complete subtree.
+pub fn stored_hash_count(n: u64) -> u64 {
+    // Level l holds floor(n / 2^l) complete subtrees.
+    (0..64).map(|l| n >> l).sum()
+}
+
+/// Shared handle used by the committer and readers.
+pub type SharedStore = Arc<Store>;
