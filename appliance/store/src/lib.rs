@@ -113,7 +113,28 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Opens (or creates) the log in a file. The signer's name is the log origin.
+    ///
+    /// A new log is created under a temporary name and renamed into place only once its first
+    /// commit is durable, so a power cut during creation never leaves a half-made file behind.
     pub fn open(path: &Path, signer: NoteSigner) -> Result<Store, StoreError> {
+        if !path.exists() {
+            let mut tmp = path.as_os_str().to_owned();
+            tmp.push(".creating");
+            let tmp = std::path::PathBuf::from(tmp);
+            let io = |e: std::io::Error| StoreError::Db(e.into());
+            match std::fs::remove_file(&tmp) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+                _ => {}
+            }
+            {
+                let db = Database::create(&tmp)?;
+                create_layout(&db, &signer)?;
+            }
+            std::fs::rename(&tmp, path).map_err(io)?;
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+            }
+        }
         Store::init(Database::create(path)?, signer)
     }
 
@@ -123,28 +144,7 @@ impl Store {
     }
 
     fn init(db: Database, signer: NoteSigner) -> Result<Store, StoreError> {
-        let origin = signer.verifier().name().to_owned();
-        // First open: create every table, record the origin, sign the empty tree.
-        let txn = db.begin_write()?;
-        let fresh = {
-            create_tables(&txn)?;
-            let mut meta = txn.open_table(META)?;
-            if meta.get(META_ORIGIN)?.is_none() {
-                meta.insert(META_ORIGIN, origin.as_bytes())?;
-                let root = merkle::empty_root();
-                meta.insert(META_HEAD, encode_head(0, &root).as_slice())?;
-                let note = sign(&signer, 0, root)?;
-                txn.open_table(CHECKPOINTS)?.insert(0, note.as_str())?;
-                true
-            } else {
-                false
-            }
-        };
-        if fresh {
-            txn.commit()?;
-        } else {
-            txn.abort()?;
-        }
+        create_layout(&db, &signer)?;
         let store = Store {
             db,
             signer,
@@ -411,6 +411,31 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// First open: create every table, record the origin, sign the empty tree. No-op afterwards.
+fn create_layout(db: &Database, signer: &NoteSigner) -> Result<(), StoreError> {
+    let txn = db.begin_write()?;
+    let fresh = {
+        create_tables(&txn)?;
+        let mut meta = txn.open_table(META)?;
+        if meta.get(META_ORIGIN)?.is_none() {
+            meta.insert(META_ORIGIN, signer.verifier().name().as_bytes())?;
+            let root = merkle::empty_root();
+            meta.insert(META_HEAD, encode_head(0, &root).as_slice())?;
+            let note = sign(signer, 0, root)?;
+            txn.open_table(CHECKPOINTS)?.insert(0, note.as_str())?;
+            true
+        } else {
+            false
+        }
+    };
+    if fresh {
+        txn.commit()?;
+    } else {
+        txn.abort()?;
+    }
+    Ok(())
 }
 
 fn sign(signer: &NoteSigner, size: u64, root: Hash) -> Result<String, StoreError> {

@@ -1,0 +1,139 @@
+//! Edits made behind the store's back are caught by the start-up self-check: the log then
+//! refuses writes, says why, and keeps serving reads.
+
+mod common;
+
+use common::*;
+use redb::{Database, ReadableTable as _, TableDefinition};
+use vigil_core::{NoteSigner, SigningKey};
+use vigil_store::{Store, StoreError};
+
+// The on-disk layout, as documented in docs/format.md.
+const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
+const HASHES: TableDefinition<(u8, u64), &[u8; 32]> = TableDefinition::new("hashes");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const CHECKPOINTS: TableDefinition<u64, &str> = TableDefinition::new("checkpoints");
+
+fn populated() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = Store::open(&dir.path().join("log.redb"), log_signer()).expect("open");
+    s.append_batch((0..13).map(|i| alert(i, "nas", 1)).collect()).expect("append");
+    dir
+}
+
+fn edit(dir: &tempfile::TempDir, f: impl FnOnce(&redb::WriteTransaction)) {
+    let db = Database::create(dir.path().join("log.redb")).expect("raw open");
+    let txn = db.begin_write().expect("txn");
+    f(&txn);
+    txn.commit().expect("commit");
+}
+
+fn assert_refuses_writes(dir: &tempfile::TempDir, signer: NoteSigner, why: &str) {
+    let s = Store::open(&dir.path().join("log.redb"), signer).expect("still opens for reads");
+    let reason = s.writable().expect_err("must not be writable");
+    assert!(reason.contains(why), "reason {reason:?} should mention {why:?}");
+    assert!(s.entry(0).expect("reads work").is_some());
+    let size = s.head().size;
+    match s.append_batch(vec![alert(500, "nas", 1)]) {
+        Err(StoreError::NotWritable(r)) => assert_eq!(r, reason),
+        other => panic!("append must be refused, got {other:?}"),
+    }
+    assert_eq!(s.head().size, size, "nothing logged");
+}
+
+#[test]
+fn untouched_log_passes() {
+    let dir = populated();
+    let s = Store::open(&dir.path().join("log.redb"), log_signer()).expect("open");
+    assert!(s.writable().is_ok());
+}
+
+#[test]
+fn edited_entry_is_caught() {
+    let dir = populated();
+    edit(&dir, |t| {
+        let mut e = t.open_table(ENTRIES).expect("t");
+        let bytes = e.get(3).expect("get").expect("present").value().to_vec();
+        let edited = String::from_utf8(bytes).expect("utf8").replace("body 3", "body X");
+        e.insert(3, edited.as_bytes()).expect("insert");
+    });
+    assert_refuses_writes(&dir, log_signer(), "stored hash (0, 3) does not match");
+}
+
+#[test]
+fn edited_interior_hash_is_caught() {
+    let dir = populated();
+    edit(&dir, |t| {
+        t.open_table(HASHES).expect("t").insert((2u8, 1u64), &[7u8; 32]).expect("insert");
+    });
+    assert_refuses_writes(&dir, log_signer(), "stored hash (2, 1) does not match");
+}
+
+#[test]
+fn rewritten_entry_with_rehashed_tree_is_caught_by_the_checkpoint() {
+    // A thorough attacker rewrites an entry and recomputes every hash and the head:
+    // only the device-signed checkpoint still tells.
+    let dir = populated();
+    let path = dir.path().join("log.redb");
+    let other = tempfile::tempdir().expect("tmp");
+    {
+        // Build the same log with entry 5 replaced, then copy its hashes and head over.
+        let s = Store::open(&other.path().join("log.redb"), log_signer()).expect("open");
+        let mut batch: Vec<_> = (0..13).map(|i| alert(i, "nas", 1)).collect();
+        batch[5] = submit_text(&alert_text(5, "info", "x", "innocent"), "nas", &source_key(1), 1005);
+        s.append_batch(batch).expect("append");
+    }
+    let forged = Database::create(other.path().join("log.redb")).expect("open");
+    let r = redb::ReadableDatabase::begin_read(&forged).expect("read");
+    let entries: Vec<(u64, Vec<u8>)> =
+        r.open_table(ENTRIES).expect("t").iter().expect("iter").map(|x| x.expect("row")).map(|(k, v)| (k.value(), v.value().to_vec())).collect();
+    let hashes: Vec<((u8, u64), [u8; 32])> =
+        r.open_table(HASHES).expect("t").iter().expect("iter").map(|x| x.expect("row")).map(|(k, v)| (k.value(), *v.value())).collect();
+    let head = r.open_table(META).expect("t").get("head").expect("get").expect("head").value().to_vec();
+    drop(r);
+    drop(forged);
+    let db = Database::create(&path).expect("open");
+    let txn = db.begin_write().expect("txn");
+    {
+        let mut e = txn.open_table(ENTRIES).expect("t");
+        for (k, v) in &entries {
+            e.insert(k, v.as_slice()).expect("insert");
+        }
+        let mut h = txn.open_table(HASHES).expect("t");
+        for (k, v) in &hashes {
+            h.insert(k, v).expect("insert");
+        }
+        txn.open_table(META).expect("t").insert("head", head.as_slice()).expect("insert");
+    }
+    txn.commit().expect("commit");
+    drop(db);
+    assert_refuses_writes(&dir, log_signer(), "checkpoint does not match the stored head");
+}
+
+#[test]
+fn forged_checkpoint_is_caught() {
+    let dir = populated();
+    let evil = NoteSigner::new(ORIGIN, SigningKey::from_bytes(&[66; 32])).expect("signer");
+    edit(&dir, |t| {
+        let mut c = t.open_table(CHECKPOINTS).expect("t");
+        let note = vigil_core::Checkpoint { origin: ORIGIN.into(), size: 99, root: [1; 32] }.sign(&evil).expect("sign");
+        c.insert(99, note.as_str()).expect("insert");
+    });
+    assert_refuses_writes(&dir, log_signer(), "last checkpoint does not verify");
+}
+
+#[test]
+fn deleted_entry_is_caught() {
+    let dir = populated();
+    edit(&dir, |t| {
+        t.open_table(ENTRIES).expect("t").remove(12).expect("remove");
+    });
+    assert_refuses_writes(&dir, log_signer(), "the head says 13 entries but 12 are stored");
+}
+
+#[test]
+fn another_origin_is_refused() {
+    let dir = populated();
+    let other = NoteSigner::new("other/log", SigningKey::from_bytes(&[42; 32])).expect("signer");
+    assert_refuses_writes(&dir, other, "created for origin `test.vigil/log`");
+}
