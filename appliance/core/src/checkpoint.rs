@@ -39,10 +39,16 @@ pub enum CheckpointError {
 }
 
 fn bad_cp(why: &'static str) -> CheckpointError {
-    CheckpointError::Malformed { what: "checkpoint", why }
+    CheckpointError::Malformed {
+        what: "checkpoint",
+        why,
+    }
 }
 fn bad_proof(why: &'static str) -> CheckpointError {
-    CheckpointError::Malformed { what: "tlog-proof", why }
+    CheckpointError::Malformed {
+        what: "tlog-proof",
+        why,
+    }
 }
 
 /// A tree head: origin, size and root hash.
@@ -59,15 +65,28 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The checkpoint body (the note text).
     pub fn to_text(&self) -> String {
-        format!("{}\n{}\n{}\n", self.origin, self.size, STANDARD.encode(self.root))
+        format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            STANDARD.encode(self.root)
+        )
     }
 
     /// Parses a checkpoint body; extension lines after the root are allowed and ignored.
     pub fn parse_text(text: &str) -> Result<Checkpoint, CheckpointError> {
-        let text = text.strip_suffix('\n').ok_or(bad_cp("must end with a newline"))?;
+        let text = text
+            .strip_suffix('\n')
+            .ok_or(bad_cp("must end with a newline"))?;
         let mut lines = text.split('\n');
-        let origin = lines.next().filter(|o| !o.is_empty()).ok_or(bad_cp("empty origin"))?;
-        let size = lines.next().and_then(parse_u64).ok_or(bad_cp("size is not a decimal number"))?;
+        let origin = lines
+            .next()
+            .filter(|o| !o.is_empty())
+            .ok_or(bad_cp("empty origin"))?;
+        let size = lines
+            .next()
+            .and_then(parse_u64)
+            .ok_or(bad_cp("size is not a decimal number"))?;
         let root = lines
             .next()
             .and_then(|l| STANDARD.decode(l).ok())
@@ -76,13 +95,20 @@ impl Checkpoint {
         if lines.any(str::is_empty) {
             return Err(bad_cp("empty extension line"));
         }
-        Ok(Checkpoint { origin: origin.to_owned(), size, root })
+        Ok(Checkpoint {
+            origin: origin.to_owned(),
+            size,
+            root,
+        })
     }
 
     /// Signs the checkpoint with the log key (whose name must equal the origin).
     pub fn sign(&self, signer: &NoteSigner) -> Result<String, CheckpointError> {
         if signer.verifier().name() != self.origin {
-            return Err(CheckpointError::WrongOrigin { want: signer.verifier().name().to_owned(), got: self.origin.clone() });
+            return Err(CheckpointError::WrongOrigin {
+                want: signer.verifier().name().to_owned(),
+                got: self.origin.clone(),
+            });
         }
         Ok(signer.sign(&self.to_text())?)
     }
@@ -92,7 +118,10 @@ impl Checkpoint {
         let text = verifier.verify(note)?;
         let cp = Checkpoint::parse_text(text)?;
         if cp.origin != verifier.name() {
-            return Err(CheckpointError::WrongOrigin { want: verifier.name().to_owned(), got: cp.origin });
+            return Err(CheckpointError::WrongOrigin {
+                want: verifier.name().to_owned(),
+                got: cp.origin,
+            });
         }
         Ok(cp)
     }
@@ -137,7 +166,9 @@ impl TlogProof {
         if text.len() > crate::note::MAX_NOTE_BYTES {
             return Err(bad_proof("too large"));
         }
-        let (head, checkpoint) = text.split_once("\n\n").ok_or(bad_proof("no blank line before the checkpoint"))?;
+        let (head, checkpoint) = text
+            .split_once("\n\n")
+            .ok_or(bad_proof("no blank line before the checkpoint"))?;
         let mut lines = head.split('\n');
         if lines.next() != Some(TLOG_PROOF_HEADER) {
             return Err(bad_proof("first line must be c2sp.org/tlog-proof@v1"));
@@ -145,7 +176,11 @@ impl TlogProof {
         let mut line = lines.next().ok_or(bad_proof("missing index line"))?;
         let mut extra = None;
         if let Some(b64) = line.strip_prefix("extra ") {
-            extra = Some(STANDARD.decode(b64).map_err(|_| bad_proof("extra is not base64"))?);
+            extra = Some(
+                STANDARD
+                    .decode(b64)
+                    .map_err(|_| bad_proof("extra is not base64"))?,
+            );
             line = lines.next().ok_or(bad_proof("missing index line"))?;
         }
         let index = line
@@ -154,18 +189,30 @@ impl TlogProof {
             .ok_or(bad_proof("expected `index N`"))?;
         let mut hashes = Vec::new();
         for l in lines {
-            let h = STANDARD.decode(l).ok().and_then(|r| <[u8; 32]>::try_from(r).ok());
+            let h = STANDARD
+                .decode(l)
+                .ok()
+                .and_then(|r| <[u8; 32]>::try_from(r).ok());
             hashes.push(h.ok_or(bad_proof("a proof line is not a base64 SHA-256 hash"))?);
             if hashes.len() > MAX_PROOF_HASHES {
                 return Err(bad_proof("too many hashes"));
             }
         }
-        Ok(TlogProof { extra, index, hashes, checkpoint: checkpoint.to_owned() })
+        Ok(TlogProof {
+            extra,
+            index,
+            hashes,
+            checkpoint: checkpoint.to_owned(),
+        })
     }
 
     /// Verifies the checkpoint's signature and that `leaf` (the entry's leaf hash) is included at
     /// `index`; returns the checkpoint.
-    pub fn verify(&self, leaf: &Hash, verifier: &NoteVerifier) -> Result<Checkpoint, CheckpointError> {
+    pub fn verify(
+        &self,
+        leaf: &Hash,
+        verifier: &NoteVerifier,
+    ) -> Result<Checkpoint, CheckpointError> {
         let cp = Checkpoint::verify(&self.checkpoint, verifier)?;
         merkle::verify_inclusion(self.index, cp.size, leaf, &self.hashes, &cp.root)?;
         Ok(cp)

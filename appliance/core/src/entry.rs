@@ -107,14 +107,19 @@ impl Entry {
         let mut line_no = 0;
         let mut field = |want: &'static str| -> Result<&str, EntryError> {
             line_no += 1;
-            let err = EntryError::Field { line: line_no, want };
+            let err = EntryError::Field {
+                line: line_no,
+                want,
+            };
             let nl = rest.iter().position(|&b| b == b'\n').ok_or(err.clone())?;
             let line = std::str::from_utf8(&rest[..nl]).map_err(|_| err.clone())?;
             rest = &rest[nl + 1..];
             if want == ENTRY_MAGIC || want.is_empty() {
                 return if line == want { Ok(line) } else { Err(err) };
             }
-            line.strip_prefix(want).and_then(|l| l.strip_prefix(": ")).ok_or(err)
+            line.strip_prefix(want)
+                .and_then(|l| l.strip_prefix(": "))
+                .ok_or(err)
         };
         let bad = |line, want| EntryError::Field { line, want };
         field(ENTRY_MAGIC)?;
@@ -137,7 +142,8 @@ impl Entry {
             .and_then(|k| sig::checked_key(&k).ok())
             .ok_or(bad(7, "signer-key"))?;
         let sig_kind = SigKind::from_name(field("sig-kind")?).ok_or(bad(8, "sig-kind"))?;
-        let signature = Signature::from_base64(sig_kind, field("sig")?).map_err(|_| bad(9, "sig"))?;
+        let signature =
+            Signature::from_base64(sig_kind, field("sig")?).map_err(|_| bad(9, "sig"))?;
         let len = parse_u64(field("payload-bytes")?).ok_or(bad(10, "payload-bytes"))?;
         field("")?;
         if len != rest.len() as u64 {
@@ -147,7 +153,16 @@ impl Entry {
         if statement.kind() != kind {
             return Err(EntryError::KindMismatch);
         }
-        let entry = Entry { index, received_ms, clock, signer, signer_key, signature, statement, bytes: bytes.to_vec() };
+        let entry = Entry {
+            index,
+            received_ms,
+            clock,
+            signer,
+            signer_key,
+            signature,
+            statement,
+            bytes: bytes.to_vec(),
+        };
         Ok(entry)
     }
 

@@ -85,7 +85,10 @@ pub fn hashes_to_store<E>(
     let mut out = vec![(StoredId { level: 0, index: n }, leaf)];
     let (mut h, mut level, mut index) = (leaf, 0u8, n);
     while index & 1 == 1 {
-        let left = read(StoredId { level, index: index - 1 })?;
+        let left = read(StoredId {
+            level,
+            index: index - 1,
+        })?;
         h = node_hash(&left, &h);
         level += 1;
         index >>= 1;
@@ -99,21 +102,33 @@ pub fn stored_ids(range: Range) -> Vec<StoredId> {
     let (mut lo, hi) = (range.lo, range.hi);
     let mut out = Vec::new();
     while lo < hi {
-        let mut level = if lo == 0 { 63 } else { lo.trailing_zeros().min(63) };
+        let mut level = if lo == 0 {
+            63
+        } else {
+            lo.trailing_zeros().min(63)
+        };
         while level > 0 && (hi - lo) < (1u64 << level) {
             level -= 1;
         }
-        out.push(StoredId { level: level as u8, index: lo >> level });
+        out.push(StoredId {
+            level: level as u8,
+            index: lo >> level,
+        });
         lo += 1u64 << level;
     }
     out
 }
 
 /// The RFC 9162 hash of the subtree over `range`, from stored hashes (fold right to left).
-pub fn range_hash<E>(range: Range, mut read: impl FnMut(StoredId) -> Result<Hash, E>) -> Result<Hash, E> {
+pub fn range_hash<E>(
+    range: Range,
+    mut read: impl FnMut(StoredId) -> Result<Hash, E>,
+) -> Result<Hash, E> {
     let ids = stored_ids(range);
     let mut iter = ids.iter().rev();
-    let Some(last) = iter.next() else { return Ok(empty_root()) };
+    let Some(last) = iter.next() else {
+        return Ok(empty_root());
+    };
     let mut h = read(*last)?;
     for id in iter {
         h = node_hash(&read(*id)?, &h);
@@ -154,7 +169,10 @@ pub fn inclusion_ranges(index: u64, size: u64) -> Result<Vec<Range>, ProofError>
 /// §2.1.4.1), in proof order. Empty when `old` is 0 or equals `new`.
 pub fn consistency_ranges(old: u64, new: u64) -> Result<Vec<Range>, ProofError> {
     if old > new {
-        return Err(ProofError::OutOfRange { index: old, size: new });
+        return Err(ProofError::OutOfRange {
+            index: old,
+            size: new,
+        });
     }
     let mut out = Vec::new();
     if old == 0 || old == new {
@@ -181,12 +199,21 @@ pub fn consistency_ranges(old: u64, new: u64) -> Result<Vec<Range>, ProofError> 
 }
 
 /// Resolves proof ranges into hashes.
-pub fn resolve<E>(ranges: &[Range], mut read: impl FnMut(StoredId) -> Result<Hash, E>) -> Result<Vec<Hash>, E> {
+pub fn resolve<E>(
+    ranges: &[Range],
+    mut read: impl FnMut(StoredId) -> Result<Hash, E>,
+) -> Result<Vec<Hash>, E> {
     ranges.iter().map(|r| range_hash(*r, &mut read)).collect()
 }
 
 /// Verifies an inclusion proof (RFC 9162 §2.1.3.2).
-pub fn verify_inclusion(index: u64, size: u64, leaf: &Hash, proof: &[Hash], root: &Hash) -> Result<(), ProofError> {
+pub fn verify_inclusion(
+    index: u64,
+    size: u64,
+    leaf: &Hash,
+    proof: &[Hash],
+    root: &Hash,
+) -> Result<(), ProofError> {
     if index >= size {
         return Err(ProofError::OutOfRange { index, size });
     }
@@ -225,17 +252,28 @@ pub fn verify_consistency(
     proof: &[Hash],
 ) -> Result<(), ProofError> {
     if old_size > new_size {
-        return Err(ProofError::OutOfRange { index: old_size, size: new_size });
+        return Err(ProofError::OutOfRange {
+            index: old_size,
+            size: new_size,
+        });
     }
     if old_size == new_size {
         if !proof.is_empty() {
             return Err(ProofError::WrongLength);
         }
-        return if old_root == new_root { Ok(()) } else { Err(ProofError::Mismatch) };
+        return if old_root == new_root {
+            Ok(())
+        } else {
+            Err(ProofError::Mismatch)
+        };
     }
     if old_size == 0 {
         // Every tree extends the empty one.
-        return if proof.is_empty() && *old_root == empty_root() { Ok(()) } else { Err(ProofError::Mismatch) };
+        return if proof.is_empty() && *old_root == empty_root() {
+            Ok(())
+        } else {
+            Err(ProofError::Mismatch)
+        };
     }
     if proof.is_empty() {
         return Err(ProofError::WrongLength);
@@ -298,8 +336,10 @@ impl MemoryTree {
     pub fn push_leaf_hash(&mut self, leaf: Hash) -> u64 {
         let n = self.size;
         let levels = &self.levels;
-        let new = hashes_to_store::<std::convert::Infallible>(n, leaf, |id| Ok(levels[id.level as usize][id.index as usize]))
-            .unwrap_or_else(|e| match e {});
+        let new = hashes_to_store::<std::convert::Infallible>(n, leaf, |id| {
+            Ok(levels[id.level as usize][id.index as usize])
+        })
+        .unwrap_or_else(|e| match e {});
         for (id, h) in new {
             if self.levels.len() <= id.level as usize {
                 self.levels.push(Vec::new());
@@ -320,27 +360,39 @@ impl MemoryTree {
                 .get(id.level as usize)
                 .and_then(|l| l.get(id.index as usize))
                 .copied()
-                .ok_or(ProofError::OutOfRange { index: id.index, size: self.size })
+                .ok_or(ProofError::OutOfRange {
+                    index: id.index,
+                    size: self.size,
+                })
         }
     }
     /// The root of the first `size` leaves.
     pub fn root(&self, size: u64) -> Result<Hash, ProofError> {
         if size > self.size {
-            return Err(ProofError::OutOfRange { index: size, size: self.size });
+            return Err(ProofError::OutOfRange {
+                index: size,
+                size: self.size,
+            });
         }
         tree_hash(size, self.reader())
     }
     /// Inclusion proof of `index` in the tree of `size`.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, ProofError> {
         if size > self.size {
-            return Err(ProofError::OutOfRange { index: size, size: self.size });
+            return Err(ProofError::OutOfRange {
+                index: size,
+                size: self.size,
+            });
         }
         resolve(&inclusion_ranges(index, size)?, self.reader())
     }
     /// Consistency proof from `old` to `new`.
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, ProofError> {
         if new > self.size {
-            return Err(ProofError::OutOfRange { index: new, size: self.size });
+            return Err(ProofError::OutOfRange {
+                index: new,
+                size: self.size,
+            });
         }
         resolve(&consistency_ranges(old, new)?, self.reader())
     }

@@ -30,7 +30,10 @@ pub enum NoteError {
 
 /// A key name: non-empty, no Unicode whitespace, no `+`.
 pub fn valid_key_name(name: &str) -> bool {
-    !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == '+' || c.is_control())
+    !name.is_empty()
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c == '+' || c.is_control())
 }
 
 /// The 4-byte key id: SHA-256(name ‖ LF ‖ 0x01 ‖ key)[:4].
@@ -58,28 +61,41 @@ impl NoteVerifier {
         if !valid_key_name(name) {
             return Err(NoteError::BadName);
         }
-        Ok(NoteVerifier { name: name.to_owned(), id: key_id(name, &key), key })
+        Ok(NoteVerifier {
+            name: name.to_owned(),
+            id: key_id(name, &key),
+            key,
+        })
     }
 
     /// Parses a vkey `<name>+<hex key id>+<base64(0x01 ‖ key)>`.
     pub fn from_vkey(vkey: &str) -> Result<Self, NoteError> {
         let vkey = vkey.trim_end_matches('\n');
         let mut parts = vkey.splitn(3, '+');
-        let (Some(name), Some(id_hex), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(name), Some(id_hex), Some(b64)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(NoteError::BadVkey("expected name+id+key"));
         };
         if id_hex.len() != 8 || id_hex.bytes().any(|b| b.is_ascii_uppercase()) {
             return Err(NoteError::BadVkey("key id must be 8 lowercase hex digits"));
         }
         let mut id = [0u8; 4];
-        hex::decode_to_slice(id_hex, &mut id).map_err(|_| NoteError::BadVkey("key id is not hex"))?;
-        let raw = STANDARD.decode(b64).map_err(|_| NoteError::BadVkey("key is not base64"))?;
-        let [alg, key @ ..] = raw.as_slice() else { return Err(NoteError::BadVkey("empty key")) };
+        hex::decode_to_slice(id_hex, &mut id)
+            .map_err(|_| NoteError::BadVkey("key id is not hex"))?;
+        let raw = STANDARD
+            .decode(b64)
+            .map_err(|_| NoteError::BadVkey("key is not base64"))?;
+        let [alg, key @ ..] = raw.as_slice() else {
+            return Err(NoteError::BadVkey("empty key"));
+        };
         if *alg != ALG_ED25519 {
             return Err(NoteError::BadVkey("only Ed25519 (0x01) keys are supported"));
         }
-        let key: [u8; 32] = key.try_into().map_err(|_| NoteError::BadVkey("an Ed25519 key is 32 bytes"))?;
-        let key = crate::sig::checked_key(&key).map_err(|_| NoteError::BadVkey("not a usable Ed25519 key"))?;
+        let key: [u8; 32] = key
+            .try_into()
+            .map_err(|_| NoteError::BadVkey("an Ed25519 key is 32 bytes"))?;
+        let key = crate::sig::checked_key(&key)
+            .map_err(|_| NoteError::BadVkey("not a usable Ed25519 key"))?;
         let v = NoteVerifier::new(name, key)?;
         if v.id != id {
             return Err(NoteError::BadVkey("key id does not match name and key"));
@@ -91,7 +107,12 @@ impl NoteVerifier {
     pub fn vkey(&self) -> String {
         let mut raw = vec![ALG_ED25519];
         raw.extend_from_slice(self.key.as_bytes());
-        format!("{}+{}+{}", self.name, hex::encode(self.id), STANDARD.encode(raw))
+        format!(
+            "{}+{}+{}",
+            self.name,
+            hex::encode(self.id),
+            STANDARD.encode(raw)
+        )
     }
     /// The key's name.
     pub fn name(&self) -> &str {
@@ -114,8 +135,14 @@ impl NoteVerifier {
             if name != self.name || blob.len() != 68 || blob[..4] != self.id {
                 continue;
             }
-            let sig: [u8; 64] = blob[4..].try_into().map_err(|_| NoteError::Malformed("signature length"))?;
-            if self.key.verify_strict(text.as_bytes(), &ed25519_dalek::Signature::from_bytes(&sig)).is_ok() {
+            let sig: [u8; 64] = blob[4..]
+                .try_into()
+                .map_err(|_| NoteError::Malformed("signature length"))?;
+            if self
+                .key
+                .verify_strict(text.as_bytes(), &ed25519_dalek::Signature::from_bytes(&sig))
+                .is_ok()
+            {
                 return Ok(text);
             }
         }
@@ -123,25 +150,38 @@ impl NoteVerifier {
     }
 }
 
-/// Splits a note into its text and its signature lines (name, decoded blob).
-pub fn split_note(note: &str) -> Result<(&str, Vec<(&str, Vec<u8>)>), NoteError> {
+/// A signature line: key name and decoded blob (key id ‖ signature).
+pub type SignatureLine<'a> = (&'a str, Vec<u8>);
+
+/// Splits a note into its text and its signature lines.
+pub fn split_note(note: &str) -> Result<(&str, Vec<SignatureLine<'_>>), NoteError> {
     if note.len() > MAX_NOTE_BYTES {
         return Err(NoteError::Malformed("note too large"));
     }
-    let at = note.rfind("\n\n").ok_or(NoteError::Malformed("no blank line before signatures"))?;
+    let at = note
+        .rfind("\n\n")
+        .ok_or(NoteError::Malformed("no blank line before signatures"))?;
     let (text, rest) = (&note[..at + 1], &note[at + 2..]);
     check_text(text)?;
     let Some(rest) = rest.strip_suffix('\n') else {
-        return Err(NoteError::Malformed("signature block must end with a newline"));
+        return Err(NoteError::Malformed(
+            "signature block must end with a newline",
+        ));
     };
     let mut sigs = Vec::new();
     for line in rest.split('\n') {
-        let body = line.strip_prefix("\u{2014} ").ok_or(NoteError::Malformed("signature line must start with an em dash"))?;
-        let (name, b64) = body.split_once(' ').ok_or(NoteError::Malformed("signature line needs a name and a signature"))?;
+        let body = line.strip_prefix("\u{2014} ").ok_or(NoteError::Malformed(
+            "signature line must start with an em dash",
+        ))?;
+        let (name, b64) = body.split_once(' ').ok_or(NoteError::Malformed(
+            "signature line needs a name and a signature",
+        ))?;
         if !valid_key_name(name) {
             return Err(NoteError::Malformed("bad key name on a signature line"));
         }
-        let blob = STANDARD.decode(b64).map_err(|_| NoteError::Malformed("signature is not base64"))?;
+        let blob = STANDARD
+            .decode(b64)
+            .map_err(|_| NoteError::Malformed("signature is not base64"))?;
         if blob.len() < 5 {
             return Err(NoteError::Malformed("signature too short"));
         }
@@ -171,14 +211,20 @@ pub struct NoteSigner {
 
 impl std::fmt::Debug for NoteSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NoteSigner").field("vkey", &self.verifier.vkey()).field("key", &"<redacted>").finish()
+        f.debug_struct("NoteSigner")
+            .field("vkey", &self.verifier.vkey())
+            .field("key", &"<redacted>")
+            .finish()
     }
 }
 
 impl NoteSigner {
     /// A signer named `name` (for checkpoints: the log origin).
     pub fn new(name: &str, key: SigningKey) -> Result<Self, NoteError> {
-        Ok(NoteSigner { verifier: NoteVerifier::new(name, key.verifying_key())?, key })
+        Ok(NoteSigner {
+            verifier: NoteVerifier::new(name, key.verifying_key())?,
+            key,
+        })
     }
     /// The matching verifier.
     pub fn verifier(&self) -> &NoteVerifier {
@@ -190,6 +236,10 @@ impl NoteSigner {
         let sig = self.key.sign(text.as_bytes()).to_bytes();
         let mut blob = self.verifier.id.to_vec();
         blob.extend_from_slice(&sig);
-        Ok(format!("{text}\n\u{2014} {} {}\n", self.verifier.name, STANDARD.encode(blob)))
+        Ok(format!(
+            "{text}\n\u{2014} {} {}\n",
+            self.verifier.name,
+            STANDARD.encode(blob)
+        ))
     }
 }

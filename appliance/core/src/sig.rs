@@ -61,7 +61,9 @@ pub fn parse_openssh_public_key(line: &str) -> Result<VerifyingKey, KeyError> {
     }
     match line.split(' ').next() {
         Some("ssh-ed25519") => {}
-        Some(alg) if alg.starts_with("ssh-") || alg.starts_with("ecdsa-") || alg.starts_with("sk-") => {
+        Some(alg)
+            if alg.starts_with("ssh-") || alg.starts_with("ecdsa-") || alg.starts_with("sk-") =>
+        {
             return Err(KeyError::NotEd25519);
         }
         _ => return Err(KeyError::Malformed),
@@ -96,12 +98,19 @@ fn put_string(out: &mut Vec<u8>, s: &[u8]) {
 /// The OpenSSH public-key line for a key.
 pub fn openssh_public_key_line(vk: &VerifyingKey, comment: &str) -> String {
     let b64 = STANDARD.encode(openssh_blob(vk));
-    if comment.is_empty() { format!("ssh-ed25519 {b64}") } else { format!("ssh-ed25519 {b64} {comment}") }
+    if comment.is_empty() {
+        format!("ssh-ed25519 {b64}")
+    } else {
+        format!("ssh-ed25519 {b64} {comment}")
+    }
 }
 
 /// The key's fingerprint as `ssh-keygen -l` prints it (`SHA256:…`).
 pub fn fingerprint(vk: &VerifyingKey) -> String {
-    format!("SHA256:{}", STANDARD_NO_PAD.encode(crate::sha256(&openssh_blob(vk))))
+    format!(
+        "SHA256:{}",
+        STANDARD_NO_PAD.encode(crate::sha256(&openssh_blob(vk)))
+    )
 }
 
 /// How a statement was signed.
@@ -170,11 +179,15 @@ impl Signature {
         if b64.len() > MAX_ARMOR_BYTES {
             return Err(SigError::Malformed("signature too long"));
         }
-        let raw = STANDARD.decode(b64).map_err(|_| SigError::Malformed("not base64"))?;
+        let raw = STANDARD
+            .decode(b64)
+            .map_err(|_| SigError::Malformed("not base64"))?;
         match kind {
-            SigKind::Ed25519 => Ok(Signature::Ed25519(
-                raw.try_into().map_err(|_| SigError::Malformed("an Ed25519 signature is 64 bytes"))?,
-            )),
+            SigKind::Ed25519 => {
+                Ok(Signature::Ed25519(raw.try_into().map_err(|_| {
+                    SigError::Malformed("an Ed25519 signature is 64 bytes")
+                })?))
+            }
             SigKind::Sshsig => {
                 SshSignature::from_blob(&raw)?;
                 Ok(Signature::Sshsig(raw))
@@ -200,7 +213,8 @@ impl SshSignature {
         if armor.len() > MAX_ARMOR_BYTES {
             return Err(SigError::Malformed("armored signature too long"));
         }
-        let text = std::str::from_utf8(armor).map_err(|_| SigError::Malformed("armor is not text"))?;
+        let text =
+            std::str::from_utf8(armor).map_err(|_| SigError::Malformed("armor is not text"))?;
         let text = text.strip_suffix('\n').unwrap_or(text);
         let mut lines = text.split('\n');
         if lines.next() != Some(ARMOR_BEGIN) {
@@ -214,7 +228,11 @@ impl SshSignature {
             }
             if line == ARMOR_END {
                 ended = true;
-            } else if line.len() <= 76 && line.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b)) {
+            } else if line.len() <= 76
+                && line
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
+            {
                 b64.push_str(line);
             } else {
                 return Err(SigError::Malformed("bad line in SSH signature armor"));
@@ -223,18 +241,24 @@ impl SshSignature {
         if !ended {
             return Err(SigError::Malformed("missing END SSH SIGNATURE line"));
         }
-        let blob = STANDARD.decode(&b64).map_err(|_| SigError::Malformed("armor is not base64"))?;
+        let blob = STANDARD
+            .decode(&b64)
+            .map_err(|_| SigError::Malformed("armor is not base64"))?;
         SshSignature::from_blob(&blob)
     }
 
     /// Decodes an un-armored SSHSIG blob; only Ed25519, SHA-256/512, empty reserved field.
     pub fn from_blob(blob: &[u8]) -> Result<SshSignature, SigError> {
         let mut reader = blob;
-        let sig = SshSig::decode(&mut reader).map_err(|_| SigError::Malformed("not an SSHSIG blob"))?;
+        let sig =
+            SshSig::decode(&mut reader).map_err(|_| SigError::Malformed("not an SSHSIG blob"))?;
         if !reader.is_empty() {
             return Err(SigError::Malformed("trailing bytes after SSHSIG"));
         }
-        let ed = sig.public_key().ed25519().ok_or(SigError::Key(KeyError::NotEd25519))?;
+        let ed = sig
+            .public_key()
+            .ed25519()
+            .ok_or(SigError::Key(KeyError::NotEd25519))?;
         let key = checked_key(&ed.0)?;
         if !sig.reserved().is_empty() {
             return Err(SigError::Malformed("SSHSIG reserved field must be empty"));
@@ -318,7 +342,12 @@ pub fn verify(
     signature: Signature,
 ) -> Result<Verified, SigError> {
     verify_bytes(statement.bytes(), key, &signature)?;
-    Ok(Verified { statement, signer: signer.to_owned(), key: *key, signature })
+    Ok(Verified {
+        statement,
+        signer: signer.to_owned(),
+        key: *key,
+        signature,
+    })
 }
 
 /// Checks a signature over raw bytes (used by [`verify`] and by log audits).

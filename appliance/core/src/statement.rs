@@ -374,7 +374,10 @@ impl Statement {
             return Err(ParseError::TooLarge(bytes.len()));
         }
         let text = std::str::from_utf8(bytes).map_err(|e| {
-            let line = 1 + bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count();
+            let line = 1 + bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
             ParseError::NotUtf8(line)
         })?;
 
@@ -408,18 +411,21 @@ impl Statement {
         let Some(&(_, first)) = lines.first() else {
             return Err(ParseError::UnknownType(String::new()));
         };
-        let kind = Kind::from_type_line(first).ok_or_else(|| {
-            ParseError::UnknownType(first.chars().take(40).collect())
-        })?;
+        let kind = Kind::from_type_line(first)
+            .ok_or_else(|| ParseError::UnknownType(first.chars().take(40).collect()))?;
 
         let allowed = kind.headers();
         let mut headers: Vec<(String, String)> = Vec::with_capacity(lines.len());
         let mut at: Vec<(&str, usize, &str)> = Vec::new();
         for &(n, line) in &lines[1..] {
-            let (name, value) = line.split_once(": ").ok_or(ParseError::MalformedHeader(n))?;
+            let (name, value) = line
+                .split_once(": ")
+                .ok_or(ParseError::MalformedHeader(n))?;
             if name.is_empty()
                 || !name.as_bytes()[0].is_ascii_lowercase()
-                || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                 || value.is_empty()
                 || value.trim() != value
             {
@@ -427,37 +433,74 @@ impl Statement {
             }
             let known = COMMON.contains(&name) || allowed.iter().any(|(h, _)| *h == name);
             if !known {
-                return Err(ParseError::UnknownHeader { line: n, name: name.to_owned() });
+                return Err(ParseError::UnknownHeader {
+                    line: n,
+                    name: name.to_owned(),
+                });
             }
             if at.iter().any(|(h, _, _)| *h == name) {
-                return Err(ParseError::DuplicateHeader { line: n, name: name.to_owned() });
+                return Err(ParseError::DuplicateHeader {
+                    line: n,
+                    name: name.to_owned(),
+                });
             }
             at.push((name, n, value));
             headers.push((name.to_owned(), value.to_owned()));
         }
         let end_line = lines.last().map_or(1, |l| l.0) + 1;
         let h = Headers { at: &at, end_line };
-        for name in COMMON.iter().copied().chain(allowed.iter().filter(|h| h.1).map(|h| h.0)) {
+        for name in COMMON
+            .iter()
+            .copied()
+            .chain(allowed.iter().filter(|h| h.1).map(|h| h.0))
+        {
             if h.get(name).is_none() {
-                return Err(ParseError::MissingHeader { line: end_line, name });
+                return Err(ParseError::MissingHeader {
+                    line: end_line,
+                    name,
+                });
             }
         }
 
-        let to = h.parse("to", |v| valid_origin(v).then(|| v.to_owned()), "not a log origin")?;
+        let to = h.parse(
+            "to",
+            |v| valid_origin(v).then(|| v.to_owned()),
+            "not a log origin",
+        )?;
         let ts = h.parse("ts", parse_u64, "not a unix time in seconds")?;
-        let nonce = h.parse("nonce", |v| valid_nonce(v).then(|| v.to_owned()), "must be 32-64 lowercase hex characters")?;
+        let nonce = h.parse(
+            "nonce",
+            |v| valid_nonce(v).then(|| v.to_owned()),
+            "must be 32-64 lowercase hex characters",
+        )?;
         let content = match kind {
             Kind::Alert => Content::Alert(Alert {
-                severity: h.parse("severity", Severity::from_name, "must be info, warning or critical")?,
+                severity: h.parse(
+                    "severity",
+                    Severity::from_name,
+                    "must be info, warning or critical",
+                )?,
                 title: h.parse("title", valid_title, "must be 1-64 printable characters")?,
                 topic: h
-                    .opt("topic", |v| valid_name(v).then(|| v.to_owned()), "not a valid name")?
+                    .opt(
+                        "topic",
+                        |v| valid_name(v).then(|| v.to_owned()),
+                        "not a valid name",
+                    )?
                     .unwrap_or_else(|| "default".to_owned()),
-                key: h.opt("key", valid_dedup_key, "must be 1-64 printable characters without spaces")?,
+                key: h.opt(
+                    "key",
+                    valid_dedup_key,
+                    "must be 1-64 printable characters without spaces",
+                )?,
                 state: h
                     .opt("state", parse_state, "must be firing or resolved")?
                     .unwrap_or(AlertState::Firing),
-                ttl: h.opt("ttl", |v| parse_u64(v).filter(|t| (1..=MAX_TTL_SECS).contains(t)), "must be 1-2592000 seconds")?,
+                ttl: h.opt(
+                    "ttl",
+                    |v| parse_u64(v).filter(|t| (1..=MAX_TTL_SECS).contains(t)),
+                    "must be 1-2592000 seconds",
+                )?,
             }),
             Kind::Ack => Content::Ack {
                 entry: h.parse("ref", parse_u64, "not an entry index")?,
@@ -467,7 +510,10 @@ impl Statement {
                 let match_signer = h.opt("match-signer", valid_glob, "not a name pattern")?;
                 let match_topic = h.opt("match-topic", valid_glob, "not a name pattern")?;
                 if match_signer.is_none() && match_topic.is_none() {
-                    return Err(ParseError::MissingHeader { line: end_line, name: "match-signer` or `match-topic" });
+                    return Err(ParseError::MissingHeader {
+                        line: end_line,
+                        name: "match-signer` or `match-topic",
+                    });
                 }
                 Content::Silence {
                     match_signer: match_signer.unwrap_or_else(|| "*".to_owned()),
@@ -477,16 +523,28 @@ impl Statement {
                 }
             }
             Kind::KeyEnroll => Content::KeyEnroll {
-                name: h.parse("name", |v| valid_name(v).then(|| v.to_owned()), "not a valid name")?,
+                name: h.parse(
+                    "name",
+                    |v| valid_name(v).then(|| v.to_owned()),
+                    "not a valid name",
+                )?,
                 role: h.parse("role", Role::from_name, "must be source, auditor or admin")?,
                 public_key: h.parse(
                     "public-key",
-                    |v| crate::sig::parse_openssh_public_key(v).ok().map(|_| v.to_owned()),
+                    |v| {
+                        crate::sig::parse_openssh_public_key(v)
+                            .ok()
+                            .map(|_| v.to_owned())
+                    },
                     "not a usable OpenSSH ssh-ed25519 public key",
                 )?,
             },
             Kind::KeyRevoke => Content::KeyRevoke {
-                name: h.parse("name", |v| valid_name(v).then(|| v.to_owned()), "not a valid name")?,
+                name: h.parse(
+                    "name",
+                    |v| valid_name(v).then(|| v.to_owned()),
+                    "not a valid name",
+                )?,
                 comment: h.parse("comment", valid_comment, "longer than 256 characters")?,
             },
             Kind::Boot => Content::Boot {
@@ -494,18 +552,36 @@ impl Statement {
                 image: h.parse("image", valid_comment, "longer than 256 characters")?,
             },
             Kind::Policy => {
-                let sha256 = h.parse("sha256", parse_hash_hex, "must be 64 lowercase hex characters")?;
+                let sha256 = h.parse(
+                    "sha256",
+                    parse_hash_hex,
+                    "must be 64 lowercase hex characters",
+                )?;
                 if crate::sha256(body.as_bytes()) != sha256 {
                     return Err(ParseError::PolicyHashMismatch(h.line("sha256")));
                 }
                 Content::Policy { sha256 }
             }
         };
-        if !body.is_empty() && matches!(kind, Kind::Ack | Kind::KeyEnroll | Kind::KeyRevoke | Kind::Boot) {
+        if !body.is_empty()
+            && matches!(
+                kind,
+                Kind::Ack | Kind::KeyEnroll | Kind::KeyRevoke | Kind::Boot
+            )
+        {
             return Err(ParseError::UnexpectedBody(body_line));
         }
 
-        Ok(Statement { bytes: bytes.to_vec(), kind, headers, body_start, to, ts, nonce, content })
+        Ok(Statement {
+            bytes: bytes.to_vec(),
+            kind,
+            headers,
+            body_start,
+            to,
+            ts,
+            nonce,
+            content,
+        })
     }
 
     /// The exact bytes, as signed.
@@ -522,7 +598,10 @@ impl Statement {
     }
     /// A header's value by name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
     /// The body text (may be empty).
     pub fn body(&self) -> &str {
@@ -563,7 +642,10 @@ struct Headers<'a> {
 
 impl Headers<'_> {
     fn get(&self, name: &str) -> Option<(usize, &str)> {
-        self.at.iter().find(|(n, _, _)| *n == name).map(|&(_, l, v)| (l, v))
+        self.at
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|&(_, l, v)| (l, v))
     }
     fn line(&self, name: &str) -> usize {
         self.get(name).map_or(self.end_line, |(l, _)| l)
@@ -576,27 +658,46 @@ impl Headers<'_> {
     ) -> Result<Option<T>, ParseError> {
         match self.get(name) {
             None => Ok(None),
-            Some((line, v)) => f(v)
-                .map(Some)
-                .ok_or_else(|| ParseError::InvalidValue { line, name: name.to_owned(), why }),
+            Some((line, v)) => f(v).map(Some).ok_or_else(|| ParseError::InvalidValue {
+                line,
+                name: name.to_owned(),
+                why,
+            }),
         }
     }
-    fn parse<T>(&self, name: &'static str, f: impl Fn(&str) -> Option<T>, why: &'static str) -> Result<T, ParseError> {
-        self.opt(name, f, why)?
-            .ok_or(ParseError::MissingHeader { line: self.end_line, name })
+    fn parse<T>(
+        &self,
+        name: &'static str,
+        f: impl Fn(&str) -> Option<T>,
+        why: &'static str,
+    ) -> Result<T, ParseError> {
+        self.opt(name, f, why)?.ok_or(ParseError::MissingHeader {
+            line: self.end_line,
+            name,
+        })
     }
 }
 
 fn check_chars(line: &str, line_no: usize, tab_ok: bool) -> Result<(), ParseError> {
-    match line.chars().find(|&c| c.is_control() && !(tab_ok && c == '\t')) {
-        Some(c) => Err(ParseError::ControlChar { line: line_no, code: c as u32 }),
+    match line
+        .chars()
+        .find(|&c| c.is_control() && !(tab_ok && c == '\t'))
+    {
+        Some(c) => Err(ParseError::ControlChar {
+            line: line_no,
+            code: c as u32,
+        }),
         None => Ok(()),
     }
 }
 
 /// Decimal without sign or leading zeros.
 pub fn parse_u64(v: &str) -> Option<u64> {
-    if v.is_empty() || v.len() > 20 || !v.bytes().all(|b| b.is_ascii_digit()) || (v.len() > 1 && v.starts_with('0')) {
+    if v.is_empty()
+        || v.len() > 20
+        || !v.bytes().all(|b| b.is_ascii_digit())
+        || (v.len() > 1 && v.starts_with('0'))
+    {
         return None;
     }
     v.parse().ok()
@@ -625,14 +726,16 @@ pub fn valid_name(v: &str) -> bool {
     !b.is_empty()
         && b.len() <= 64
         && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b.iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._@-".contains(&c))
+        && b.iter()
+            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._@-".contains(&c))
 }
 
 /// A name pattern: name characters plus `*` and `?`.
 fn valid_glob(v: &str) -> Option<String> {
     let ok = !v.is_empty()
         && v.len() <= 64
-        && v.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._@-*?".contains(&c));
+        && v.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._@-*?".contains(&c));
     ok.then(|| v.to_owned())
 }
 
@@ -643,7 +746,9 @@ pub fn valid_origin(v: &str) -> bool {
 
 /// 32–64 lowercase hex characters.
 pub fn valid_nonce(v: &str) -> bool {
-    (32..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    (32..=64).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn valid_title(v: &str) -> Option<String> {

@@ -8,7 +8,13 @@ const ALERT: &[u8] = include_bytes!("vectors/alert.txt");
 fn entry() -> Entry {
     let sk = SigningKey::from_bytes(&[5; 32]);
     let st = Statement::parse(ALERT).expect("parses");
-    let v = sig::verify(st, "backup@nas", &sk.verifying_key(), sig::sign_raw(ALERT, &sk)).expect("verifies");
+    let v = sig::verify(
+        st,
+        "backup@nas",
+        &sk.verifying_key(),
+        sig::sign_raw(ALERT, &sk),
+    )
+    .expect("verifies");
     Entry::new(41, 1795349600123, ClockState::Unsynced, &v)
 }
 
@@ -51,14 +57,20 @@ fn strict_decoding_refuses_edits() {
         good.replace("kind: alert", "kind: ack"),
         good.replace("signer: backup@nas", "signer: Backup"),
         good.replace("sig-kind: ed25519", "sig-kind: rsa"),
-        good.replace(&format!("payload-bytes: {}", ALERT.len()), &format!("payload-bytes: {}", ALERT.len() + 1)),
+        good.replace(
+            &format!("payload-bytes: {}", ALERT.len()),
+            &format!("payload-bytes: {}", ALERT.len() + 1),
+        ),
         good.replace("received: ", "received:  "),
         format!("{good}x"),
     ];
     for bad in cases {
         assert!(Entry::decode(bad.as_bytes()).is_err(), "{bad}");
     }
-    assert_eq!(Entry::decode(good.replace("kind: alert", "kind: ack").as_bytes()).err(), Some(EntryError::KindMismatch));
+    assert_eq!(
+        Entry::decode(good.replace("kind: alert", "kind: ack").as_bytes()).err(),
+        Some(EntryError::KindMismatch)
+    );
     // A changed payload still decodes but no longer verifies: audits catch it.
     let tampered = good.replace("disk full", "disk fine");
     let d = Entry::decode(tampered.as_bytes()).expect("same length, decodes");

@@ -39,9 +39,17 @@ fn ct_tree() -> MemoryTree {
 #[test]
 fn rfc6962_reference_roots() {
     let t = ct_tree();
-    assert_eq!(hex::encode(t.root(0).expect("empty")), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_eq!(
+        hex::encode(t.root(0).expect("empty")),
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
     for (i, want) in CT_ROOTS.iter().enumerate() {
-        assert_eq!(hex::encode(t.root(i as u64 + 1).expect("root")), *want, "size {}", i + 1);
+        assert_eq!(
+            hex::encode(t.root(i as u64 + 1).expect("root")),
+            *want,
+            "size {}",
+            i + 1
+        );
     }
 }
 
@@ -59,7 +67,10 @@ fn rfc6962_reference_inclusion_and_consistency() {
         ]
     );
     let c = t.consistency_proof(1, 8).expect("proof");
-    assert_eq!(c, p, "for a first tree of one leaf, consistency and inclusion of leaf 0 coincide");
+    assert_eq!(
+        c, p,
+        "for a first tree of one leaf, consistency and inclusion of leaf 0 coincide"
+    );
     let c = t.consistency_proof(6, 8).expect("proof");
     assert_eq!(
         c.iter().map(hex::encode).collect::<Vec<_>>(),
@@ -84,16 +95,25 @@ fn proofs_verify_and_tampering_is_caught() {
             let p = t.inclusion_proof(idx, size).expect("proof");
             merkle::verify_inclusion(idx, size, &leaf, &p, &root).expect("verifies");
             let wrong = merkle::leaf_hash(b"other");
-            assert_eq!(merkle::verify_inclusion(idx, size, &wrong, &p, &root), Err(ProofError::Mismatch));
+            assert_eq!(
+                merkle::verify_inclusion(idx, size, &wrong, &p, &root),
+                Err(ProofError::Mismatch)
+            );
             if let Some(first) = p.first() {
                 let mut bad = p.clone();
                 bad[0] = merkle::node_hash(first, first);
                 assert!(merkle::verify_inclusion(idx, size, &leaf, &bad, &root).is_err());
-                assert!(merkle::verify_inclusion(idx, size, &leaf, &p[1..], &root).is_err(), "short proof");
+                assert!(
+                    merkle::verify_inclusion(idx, size, &leaf, &p[1..], &root).is_err(),
+                    "short proof"
+                );
             }
             let mut long = p.clone();
             long.push([0; 32]);
-            assert!(merkle::verify_inclusion(idx, size, &leaf, &long, &root).is_err(), "long proof");
+            assert!(
+                merkle::verify_inclusion(idx, size, &leaf, &long, &root).is_err(),
+                "long proof"
+            );
         }
         for old in 0..=size {
             let p = t.consistency_proof(old, size).expect("proof");
@@ -101,8 +121,14 @@ fn proofs_verify_and_tampering_is_caught() {
             merkle::verify_consistency(old, size, &old_root, &root, &p).expect("consistent");
             if old > 0 && old < size {
                 let forked = merkle::leaf_hash(b"fork");
-                assert!(merkle::verify_consistency(old, size, &forked, &root, &p).is_err(), "forked old root");
-                assert!(merkle::verify_consistency(old, size, &old_root, &forked, &p).is_err(), "forked new root");
+                assert!(
+                    merkle::verify_consistency(old, size, &forked, &root, &p).is_err(),
+                    "forked old root"
+                );
+                assert!(
+                    merkle::verify_consistency(old, size, &old_root, &forked, &p).is_err(),
+                    "forked new root"
+                );
             }
         }
     }
@@ -130,7 +156,8 @@ fn differential_against_ct_merkle_and_sumdb_tlog() {
     for i in 0..n_max {
         let data: Vec<u8> = (0..rng.random_range(0..40)).map(|_| rng.random()).collect();
         ours.push(&data);
-        let new = tlog_tiles::stored_hashes(i, &data, &TlogReader(&tlog)).expect("tlog stored hashes");
+        let new =
+            tlog_tiles::stored_hashes(i, &data, &TlogReader(&tlog)).expect("tlog stored hashes");
         tlog.extend(new);
         ct.push(data);
     }
@@ -140,18 +167,29 @@ fn differential_against_ct_merkle_and_sumdb_tlog() {
         let t = tlog_tiles::tree_hash(size, &TlogReader(&tlog)).expect("tlog root");
         assert_eq!(r, t.0, "tlog root at size {size}");
     }
-    assert_eq!(ours.root(n_max).expect("root").as_slice(), ct.root().as_bytes().as_slice());
+    assert_eq!(
+        ours.root(n_max).expect("root").as_slice(),
+        ct.root().as_bytes().as_slice()
+    );
     // Thousands of random inclusion and consistency pairs.
     for _ in 0..3000 {
         let size = rng.random_range(1..=n_max);
         let idx = rng.random_range(0..size);
         let p = ours.inclusion_proof(idx, size).expect("proof");
         let t = tlog_tiles::prove_record(size, idx, &TlogReader(&tlog)).expect("tlog proof");
-        assert_eq!(p, t.iter().map(|h| h.0).collect::<Vec<Hash>>(), "inclusion {idx} in {size}");
+        assert_eq!(
+            p,
+            t.iter().map(|h| h.0).collect::<Vec<Hash>>(),
+            "inclusion {idx} in {size}"
+        );
         let old = rng.random_range(1..=size);
         let c = ours.consistency_proof(old, size).expect("proof");
         let tc = tlog_tiles::prove_tree(size, old, &TlogReader(&tlog)).expect("tlog tree proof");
-        assert_eq!(c, tc.iter().map(|h| h.0).collect::<Vec<Hash>>(), "consistency {old} -> {size}");
+        assert_eq!(
+            c,
+            tc.iter().map(|h| h.0).collect::<Vec<Hash>>(),
+            "consistency {old} -> {size}"
+        );
         let old_root = tlog_tiles::Hash(ours.root(old).expect("root"));
         let new_root = tlog_tiles::Hash(ours.root(size).expect("root"));
         tlog_tiles::check_tree(&tc, size, new_root, old, old_root).expect("tlog accepts our roots");
@@ -161,14 +199,27 @@ fn differential_against_ct_merkle_and_sumdb_tlog() {
     for _ in 0..500 {
         let idx = rng.random_range(0..n_max);
         let theirs = ct.prove_inclusion(idx as usize);
-        let hashes: Vec<Hash> = theirs.as_bytes().chunks(32).map(|c| c.try_into().expect("32")).collect();
+        let hashes: Vec<Hash> = theirs
+            .as_bytes()
+            .chunks(32)
+            .map(|c| c.try_into().expect("32"))
+            .collect();
         let leaf = merkle::leaf_hash(ct.get(idx as usize).expect("leaf"));
-        merkle::verify_inclusion(idx, n_max, &leaf, &hashes, &root).expect("ct-merkle proof verifies with ours");
+        merkle::verify_inclusion(idx, n_max, &leaf, &hashes, &root)
+            .expect("ct-merkle proof verifies with ours");
         assert_eq!(hashes, ours.inclusion_proof(idx, n_max).expect("proof"));
         let adds = rng.random_range(0..n_max - 1) as usize;
         let theirs = ct.prove_consistency(adds);
-        let hashes: Vec<Hash> = theirs.as_bytes().chunks(32).map(|c| c.try_into().expect("32")).collect();
-        assert_eq!(hashes, ours.consistency_proof(n_max - adds as u64, n_max).expect("proof"));
+        let hashes: Vec<Hash> = theirs
+            .as_bytes()
+            .chunks(32)
+            .map(|c| c.try_into().expect("32"))
+            .collect();
+        assert_eq!(
+            hashes,
+            ours.consistency_proof(n_max - adds as u64, n_max)
+                .expect("proof")
+        );
     }
 }
 
@@ -178,7 +229,9 @@ fn stored_hash_count_is_about_two_per_entry() {
     let mut stored = 0usize;
     for i in 0..4096u64 {
         let before = stored;
-        stored += merkle::hashes_to_store::<()>(i, [0; 32], |_| Ok([0; 32])).expect("ok").len();
+        stored += merkle::hashes_to_store::<()>(i, [0; 32], |_| Ok([0; 32]))
+            .expect("ok")
+            .len();
         assert!(stored - before <= 1 + i.trailing_ones() as usize);
         t.push_leaf_hash([0; 32]);
     }

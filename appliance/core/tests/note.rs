@@ -17,7 +17,10 @@ fn spec_example_verifies() {
     let text = v.verify(SPEC_NOTE).expect("spec note verifies");
     assert!(text.starts_with("If you think"));
     let tampered = SPEC_NOTE.replace("answer", "answers");
-    assert_eq!(v.verify(&tampered), Err(NoteError::Unverified("PeterNeumann".into())));
+    assert_eq!(
+        v.verify(&tampered),
+        Err(NoteError::Unverified("PeterNeumann".into()))
+    );
 }
 
 #[test]
@@ -39,25 +42,30 @@ fn our_notes_interoperate_with_signed_note_crate() {
     let signer = NoteSigner::new("vigil.example/log", sk).expect("signer");
     let note = signer.sign("hello\nworld\n").expect("signs");
     // Their verifier, our vkey.
-    let theirs = signed_note::StandardVerifier::new(&signer.verifier().vkey()).expect("their vkey parse");
+    let theirs =
+        signed_note::StandardVerifier::new(&signer.verifier().vkey()).expect("their vkey parse");
     let parsed = signed_note::Note::from_bytes(note.as_bytes()).expect("their parse");
     let list = signed_note::VerifierList::new(vec![Box::new(theirs)]);
     let (ok, _) = parsed.verify(&list).expect("they verify our note");
     assert_eq!(ok.len(), 1);
     // Key id agrees with theirs.
     let id = u32::from_be_bytes(key_id("vigil.example/log", signer.verifier().key()));
-    assert_eq!(id, signed_note::key_id("vigil.example/log", &{
-        let mut k = vec![1u8];
-        k.extend_from_slice(signer.verifier().key().as_bytes());
-        k
-    }));
+    assert_eq!(
+        id,
+        signed_note::key_id("vigil.example/log", &{
+            let mut k = vec![1u8];
+            k.extend_from_slice(signer.verifier().key().as_bytes());
+            k
+        })
+    );
     // And a note signed by them verifies with us.
     let (skey, vkey) = signed_note::generate_key(&mut rand_core_06(), "other.example");
     let their_signer = signed_note::StandardSigner::new(&skey).expect("signer");
     let mut n = signed_note::Note::new(b"text\n", &[]).expect("note");
     n.add_sigs(&[&their_signer]).expect("sign");
     let ours = NoteVerifier::from_vkey(&vkey).expect("our parse of their vkey");
-    ours.verify(std::str::from_utf8(&n.to_bytes()).expect("utf8")).expect("we verify their note");
+    ours.verify(std::str::from_utf8(&n.to_bytes()).expect("utf8"))
+        .expect("we verify their note");
 }
 
 fn rand_core_06() -> impl rand_core_06::CryptoRng + rand_core_06::RngCore {
@@ -74,7 +82,15 @@ fn note_refusals() {
     // Signed by another key with the same name.
     assert!(v.verify(&other.sign("a\n").expect("sign")).is_err());
     // Extra unknown signatures are ignored, as the spec says.
-    let extra = format!("{note}{}", other.sign("a\n").expect("sign").split_once("\n\n").expect("sig").1);
+    let extra = format!(
+        "{note}{}",
+        other
+            .sign("a\n")
+            .expect("sign")
+            .split_once("\n\n")
+            .expect("sig")
+            .1
+    );
     v.verify(&extra).expect("unknown signatures ignored");
     for bad in [
         note.replace('\u{2014}', "-"),
@@ -86,7 +102,10 @@ fn note_refusals() {
     }
     assert!(signer.sign("no newline").is_err());
     assert!(NoteSigner::new("bad name", SigningKey::from_bytes(&[1; 32])).is_err());
-    assert!(!format!("{signer:?}").contains("[1, 1"), "Debug redacts the key");
+    assert!(
+        !format!("{signer:?}").contains("[1, 1"),
+        "Debug redacts the key"
+    );
 }
 
 #[test]
@@ -97,10 +116,17 @@ fn checkpoint_sign_verify_and_tlog_proof_round_trip() {
     for i in 0..42u32 {
         tree.push(&i.to_le_bytes());
     }
-    let cp = Checkpoint { origin: origin.into(), size: 42, root: tree.root(42).expect("root") };
+    let cp = Checkpoint {
+        origin: origin.into(),
+        size: 42,
+        root: tree.root(42).expect("root"),
+    };
     let note = cp.sign(&signer).expect("sign");
     assert!(note.starts_with("vigil.example/log\n42\n"));
-    assert_eq!(Checkpoint::verify(&note, signer.verifier()).expect("verifies"), cp);
+    assert_eq!(
+        Checkpoint::verify(&note, signer.verifier()).expect("verifies"),
+        cp
+    );
     // The signed_note crate checks our checkpoint too.
     let theirs = signed_note::StandardVerifier::new(&signer.verifier().vkey()).expect("vkey");
     signed_note::Note::from_bytes(note.as_bytes())
@@ -108,28 +134,65 @@ fn checkpoint_sign_verify_and_tlog_proof_round_trip() {
         .verify(&signed_note::VerifierList::new(vec![Box::new(theirs)]))
         .expect("their verify");
 
-    let proof = TlogProof { extra: None, index: 17, hashes: tree.inclusion_proof(17, 42).expect("proof"), checkpoint: note.clone() };
+    let proof = TlogProof {
+        extra: None,
+        index: 17,
+        hashes: tree.inclusion_proof(17, 42).expect("proof"),
+        checkpoint: note.clone(),
+    };
     let text = proof.to_text();
     assert!(text.starts_with("c2sp.org/tlog-proof@v1\nindex 17\n"));
     let back = TlogProof::parse(&text).expect("parses");
     assert_eq!(back, proof);
-    back.verify(&leaf_hash(&17u32.to_le_bytes()), signer.verifier()).expect("verifies");
-    assert!(back.verify(&leaf_hash(&18u32.to_le_bytes()), signer.verifier()).is_err(), "other leaf");
-    let wrong_index = TlogProof { index: 18, ..back.clone() };
-    assert!(wrong_index.verify(&leaf_hash(&17u32.to_le_bytes()), signer.verifier()).is_err());
-    let with_extra = TlogProof { extra: Some(b"x".to_vec()), ..proof.clone() };
-    assert_eq!(TlogProof::parse(&with_extra.to_text()).expect("parses"), with_extra);
+    back.verify(&leaf_hash(&17u32.to_le_bytes()), signer.verifier())
+        .expect("verifies");
+    assert!(
+        back.verify(&leaf_hash(&18u32.to_le_bytes()), signer.verifier())
+            .is_err(),
+        "other leaf"
+    );
+    let wrong_index = TlogProof {
+        index: 18,
+        ..back.clone()
+    };
+    assert!(
+        wrong_index
+            .verify(&leaf_hash(&17u32.to_le_bytes()), signer.verifier())
+            .is_err()
+    );
+    let with_extra = TlogProof {
+        extra: Some(b"x".to_vec()),
+        ..proof.clone()
+    };
+    assert_eq!(
+        TlogProof::parse(&with_extra.to_text()).expect("parses"),
+        with_extra
+    );
     // A checkpoint for another origin is refused even when well signed.
     let foreign_signer = NoteSigner::new("evil/log", SigningKey::from_bytes(&[4; 32])).expect("s");
-    let foreign = Checkpoint { origin: "evil/log".into(), ..cp.clone() }.sign(&foreign_signer).expect("sign");
+    let foreign = Checkpoint {
+        origin: "evil/log".into(),
+        ..cp.clone()
+    }
+    .sign(&foreign_signer)
+    .expect("sign");
     assert!(Checkpoint::verify(&foreign, signer.verifier()).is_err());
-    assert!(cp.sign(&foreign_signer).is_err(), "a log key signs only its own origin");
+    assert!(
+        cp.sign(&foreign_signer).is_err(),
+        "a log key signs only its own origin"
+    );
     for bad in [
         text.replace("index 17", "index x"),
         text.replace("c2sp.org/tlog-proof@v1", "tlog-proof"),
         text.replacen("\n\n", "\n", 1),
     ] {
-        assert!(TlogProof::parse(&bad).is_err() || TlogProof::parse(&bad).expect("p").verify(&leaf_hash(&17u32.to_le_bytes()), signer.verifier()).is_err());
+        assert!(
+            TlogProof::parse(&bad).is_err()
+                || TlogProof::parse(&bad)
+                    .expect("p")
+                    .verify(&leaf_hash(&17u32.to_le_bytes()), signer.verifier())
+                    .is_err()
+        );
     }
     for bad in ["o\n01\nAAAA\n", "o\n1\nAAAA\n", "o\n1\n", ""] {
         assert!(Checkpoint::parse_text(bad).is_err(), "{bad:?}");

@@ -18,25 +18,43 @@ fn raw_signature_verifies_and_any_bit_flip_is_refused() {
     let st = Statement::parse(ALERT).expect("vector parses");
     let sk = key(7);
     let sig = sig::sign_raw(ALERT, &sk);
-    let v = sig::verify(st.clone(), "nas", &sk.verifying_key(), sig.clone()).expect("valid signature");
+    let v =
+        sig::verify(st.clone(), "nas", &sk.verifying_key(), sig.clone()).expect("valid signature");
     assert_eq!(v.signer(), "nas");
-    let Signature::Ed25519(raw) = sig else { panic!("raw") };
+    let Signature::Ed25519(raw) = sig else {
+        panic!("raw")
+    };
     for bit in [0usize, 100, 300, 511] {
         let mut forged = raw;
         forged[bit / 8] ^= 1 << (bit % 8);
         assert_eq!(
-            sig::verify(st.clone(), "nas", &sk.verifying_key(), Signature::Ed25519(forged)).err(),
+            sig::verify(
+                st.clone(),
+                "nas",
+                &sk.verifying_key(),
+                Signature::Ed25519(forged)
+            )
+            .err(),
             Some(SigError::BadSignature)
         );
     }
     // Right signature, other key.
     assert_eq!(
-        sig::verify(st.clone(), "nas", &key(8).verifying_key(), Signature::Ed25519(raw)).err(),
+        sig::verify(
+            st.clone(),
+            "nas",
+            &key(8).verifying_key(),
+            Signature::Ed25519(raw)
+        )
+        .err(),
         Some(SigError::BadSignature)
     );
     // Signature over other bytes.
     let other = sig::sign_raw(b"alert/v1\n", &sk);
-    assert_eq!(sig::verify(st, "nas", &sk.verifying_key(), other).err(), Some(SigError::BadSignature));
+    assert_eq!(
+        sig::verify(st, "nas", &sk.verifying_key(), other).err(),
+        Some(SigError::BadSignature)
+    );
 }
 
 #[test]
@@ -44,7 +62,9 @@ fn ssh_keygen_signature_verifies() {
     let (stmt, armor) = {
         let mut body = ALERT.to_vec();
         body.extend_from_slice(ARMOR);
-        let (s, a) = split_sshsig_body(&body).map(|(s, a)| (s.to_vec(), a.to_vec())).expect("armor found");
+        let (s, a) = split_sshsig_body(&body)
+            .map(|(s, a)| (s.to_vec(), a.to_vec()))
+            .expect("armor found");
         (s, a)
     };
     assert_eq!(stmt, ALERT);
@@ -53,11 +73,18 @@ fn ssh_keygen_signature_verifies() {
     assert_eq!(ssh.key(), &enrolled, "the signature names the enrolled key");
     assert_eq!(ssh.namespace(), "vigil");
     let st = Statement::parse(&stmt).expect("parses");
-    let v = sig::verify(st, "source-dev", &enrolled, Signature::Sshsig(ssh.blob().to_vec())).expect("verifies");
+    let v = sig::verify(
+        st,
+        "source-dev",
+        &enrolled,
+        Signature::Sshsig(ssh.blob().to_vec()),
+    )
+    .expect("verifies");
     // It survives the entry round trip.
     let e = Entry::new(0, 1, vigil_core::ClockState::Synced, &v);
     let back = Entry::decode(e.bytes()).expect("decodes");
-    back.verify_signature().expect("stored SSHSIG still verifies");
+    back.verify_signature()
+        .expect("stored SSHSIG still verifies");
 }
 
 #[test]
@@ -67,13 +94,25 @@ fn sshsig_refusals() {
     // Namespace `file` instead of `vigil`.
     let other_ns = SshSignature::from_armor(ARMOR_FILE_NS).expect("parses");
     assert_eq!(
-        sig::verify(st.clone(), "s", &enrolled, Signature::Sshsig(other_ns.blob().to_vec())).err(),
+        sig::verify(
+            st.clone(),
+            "s",
+            &enrolled,
+            Signature::Sshsig(other_ns.blob().to_vec())
+        )
+        .err(),
         Some(SigError::WrongNamespace)
     );
     // Checked against another key than the one that signed.
     let good = SshSignature::from_armor(ARMOR).expect("parses");
     assert_eq!(
-        sig::verify(st.clone(), "s", &key(3).verifying_key(), Signature::Sshsig(good.blob().to_vec())).err(),
+        sig::verify(
+            st.clone(),
+            "s",
+            &key(3).verifying_key(),
+            Signature::Sshsig(good.blob().to_vec())
+        )
+        .err(),
         Some(SigError::KeyMismatch)
     );
     // Statement changed by one byte.
@@ -89,7 +128,10 @@ fn sshsig_refusals() {
     let mut blob = good.blob().to_vec();
     let last = blob.len() - 1;
     blob[last] ^= 1;
-    assert_eq!(sig::verify(st, "s", &enrolled, Signature::Sshsig(blob)).err(), Some(SigError::BadSignature));
+    assert_eq!(
+        sig::verify(st, "s", &enrolled, Signature::Sshsig(blob)).err(),
+        Some(SigError::BadSignature)
+    );
     // Broken armors.
     let text = std::str::from_utf8(ARMOR).expect("ascii");
     for bad in [
@@ -114,15 +156,32 @@ fn weak_and_foreign_keys_are_refused() {
     let weak_line = {
         use base64::Engine as _;
         let b64 = line.split(' ').nth(1).expect("b64");
-        let mut blob = base64::engine::general_purpose::STANDARD.decode(b64).expect("b64");
+        let mut blob = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .expect("b64");
         let n = blob.len();
         blob[n - 32..].copy_from_slice(&small);
-        format!("ssh-ed25519 {}", base64::engine::general_purpose::STANDARD.encode(blob))
+        format!(
+            "ssh-ed25519 {}",
+            base64::engine::general_purpose::STANDARD.encode(blob)
+        )
     };
-    assert_eq!(sig::parse_openssh_public_key(&weak_line).err(), Some(KeyError::Weak));
-    assert_eq!(sig::parse_openssh_public_key("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC7 x").err(), Some(KeyError::NotEd25519));
-    assert_eq!(sig::parse_openssh_public_key("ssh-ed25519 AAAA!! x").err(), Some(KeyError::Malformed));
-    assert_eq!(sig::parse_openssh_public_key("hello").err(), Some(KeyError::Malformed));
+    assert_eq!(
+        sig::parse_openssh_public_key(&weak_line).err(),
+        Some(KeyError::Weak)
+    );
+    assert_eq!(
+        sig::parse_openssh_public_key("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC7 x").err(),
+        Some(KeyError::NotEd25519)
+    );
+    assert_eq!(
+        sig::parse_openssh_public_key("ssh-ed25519 AAAA!! x").err(),
+        Some(KeyError::Malformed)
+    );
+    assert_eq!(
+        sig::parse_openssh_public_key("hello").err(),
+        Some(KeyError::Malformed)
+    );
     assert_eq!(
         sig::parse_openssh_public_key("ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7opKgwFB9nkt5YRrYMjNuG5N87uRgg6CLrbo5wAdT/y6v0mKV0U2w0WZ2YB/++Tpockg= x").err(),
         Some(KeyError::NotEd25519)

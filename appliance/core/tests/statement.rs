@@ -1,9 +1,12 @@
 //! Statement parsing: the SPEC example parses; every rule refuses its bad case, naming the line.
 
-use vigil_core::statement::{AlertState, Content, Kind, ParseError, Role, Severity, Statement, glob_match};
+use vigil_core::statement::{
+    AlertState, Content, Kind, ParseError, Role, Severity, Statement, glob_match,
+};
 
 const EXAMPLE: &str = "alert/v1\nto: vigil.example/log\nts: 1795349600\nnonce: 20257a7e1f2e7caa46c11e32a5b6adbb\nseverity: warning\ntitle: disk full on nas\n\n/dev/sda1  252G  240G  12G  96% /srv\n";
-const COMMON: &str = "to: vigil.example/log\nts: 1795349600\nnonce: 20257a7e1f2e7caa46c11e32a5b6adbb\n";
+const COMMON: &str =
+    "to: vigil.example/log\nts: 1795349600\nnonce: 20257a7e1f2e7caa46c11e32a5b6adbb\n";
 
 fn parse(s: &str) -> Result<Statement, ParseError> {
     Statement::parse(s.as_bytes())
@@ -22,8 +25,14 @@ fn spec_example_parses_with_defaults() {
     assert_eq!(s.bytes(), EXAMPLE.as_bytes());
     assert_eq!(s.body(), "/dev/sda1  252G  240G  12G  96% /srv\n");
     let a = s.alert().expect("alert");
-    assert_eq!((a.severity, a.title.as_str(), a.topic.as_str()), (Severity::Warning, "disk full on nas", "default"));
-    assert_eq!((a.key.as_deref(), a.state, a.ttl), (None, AlertState::Firing, None));
+    assert_eq!(
+        (a.severity, a.title.as_str(), a.topic.as_str()),
+        (Severity::Warning, "disk full on nas", "default")
+    );
+    assert_eq!(
+        (a.key.as_deref(), a.state, a.ttl),
+        (None, AlertState::Firing, None)
+    );
 }
 
 #[test]
@@ -45,23 +54,56 @@ fn every_statement_type_parses() {
     let policy = "[sources]\n";
     let sha = hex::encode(vigil_core::sha256(policy.as_bytes()));
     let cases = [
-        (format!("ack/v1\n{COMMON}ref: 41\ncomment: seen\n"), Kind::Ack),
-        (format!("silence/v1\n{COMMON}match-topic: backup*\nuntil: 1795353200\ncomment: maintenance\n"), Kind::Silence),
         (
-            format!("key-enroll/v1\n{COMMON}name: backup@nas\nrole: source\npublic-key: {}\n", include_str!("vectors/source-dev.pub").trim_end()),
+            format!("ack/v1\n{COMMON}ref: 41\ncomment: seen\n"),
+            Kind::Ack,
+        ),
+        (
+            format!(
+                "silence/v1\n{COMMON}match-topic: backup*\nuntil: 1795353200\ncomment: maintenance\n"
+            ),
+            Kind::Silence,
+        ),
+        (
+            format!(
+                "key-enroll/v1\n{COMMON}name: backup@nas\nrole: source\npublic-key: {}\n",
+                include_str!("vectors/source-dev.pub").trim_end()
+            ),
             Kind::KeyEnroll,
         ),
-        (format!("key-revoke/v1\n{COMMON}name: backup@nas\ncomment: lost laptop\n"), Kind::KeyRevoke),
-        (format!("boot/v1\n{COMMON}version: 0.1.0\nimage: dev\n"), Kind::Boot),
-        (format!("policy/v1\n{COMMON}sha256: {sha}\n\n{policy}"), Kind::Policy),
+        (
+            format!("key-revoke/v1\n{COMMON}name: backup@nas\ncomment: lost laptop\n"),
+            Kind::KeyRevoke,
+        ),
+        (
+            format!("boot/v1\n{COMMON}version: 0.1.0\nimage: dev\n"),
+            Kind::Boot,
+        ),
+        (
+            format!("policy/v1\n{COMMON}sha256: {sha}\n\n{policy}"),
+            Kind::Policy,
+        ),
     ];
     for (text, kind) in cases {
         let s = parse(&text).unwrap_or_else(|e| panic!("{kind}: {e}"));
         assert_eq!(s.kind(), kind);
     }
-    let s = parse(&format!("key-enroll/v1\n{COMMON}name: ops\nrole: admin\npublic-key: {}\n", include_str!("vectors/source-dev.pub").trim_end())).expect("ok");
-    assert!(matches!(s.content(), Content::KeyEnroll { role: Role::Admin, .. }));
-    let s = parse(&format!("silence/v1\n{COMMON}match-signer: nas\nuntil: 5\ncomment: x\n")).expect("ok");
+    let s = parse(&format!(
+        "key-enroll/v1\n{COMMON}name: ops\nrole: admin\npublic-key: {}\n",
+        include_str!("vectors/source-dev.pub").trim_end()
+    ))
+    .expect("ok");
+    assert!(matches!(
+        s.content(),
+        Content::KeyEnroll {
+            role: Role::Admin,
+            ..
+        }
+    ));
+    let s = parse(&format!(
+        "silence/v1\n{COMMON}match-signer: nas\nuntil: 5\ncomment: x\n"
+    ))
+    .expect("ok");
     assert!(matches!(s.content(), Content::Silence { match_topic, .. } if match_topic == "*"));
 }
 
@@ -81,7 +123,7 @@ fn refusals_name_the_rule_and_line() {
         (alert_with("Topic: x\n"), ParseError::MalformedHeader(7)),
         (alert_with("topic: x"), ParseError::UnterminatedHeader(7)),
         (format!("alert/v1\n{COMMON}title: t\n"), ParseError::MissingHeader { line: 6, name: "severity" }),
-        (format!("alert/v1\nto: a\nts: 1\nseverity: info\ntitle: t\n"), ParseError::MissingHeader { line: 6, name: "nonce" }),
+        ("alert/v1\nto: a\nts: 1\nseverity: info\ntitle: t\n".into(), ParseError::MissingHeader { line: 6, name: "nonce" }),
         (alert_with("x\r\n"), ParseError::ControlChar { line: 7, code: 0x0d }),
         (alert_with("\nbody\0\n"), ParseError::ControlChar { line: 8, code: 0 }),
         (alert_with("topic: a\tb\n"), ParseError::ControlChar { line: 7, code: 9 }),
@@ -139,7 +181,11 @@ fn refusals_name_the_rule_and_line() {
 }
 
 fn invalid(line: usize, name: &str, why: &'static str) -> ParseError {
-    ParseError::InvalidValue { line, name: name.into(), why }
+    ParseError::InvalidValue {
+        line,
+        name: name.into(),
+        why,
+    }
 }
 
 #[test]

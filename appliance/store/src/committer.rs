@@ -52,7 +52,10 @@ pub struct Committer {
 
 impl std::fmt::Debug for Committer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Committer").field("depth", &self.depth()).field("capacity", &self.capacity).finish()
+        f.debug_struct("Committer")
+            .field("depth", &self.depth())
+            .field("capacity", &self.capacity)
+            .finish()
     }
 }
 
@@ -66,7 +69,12 @@ impl Committer {
             .name("vigil-committer".into())
             .spawn(move || writer(store, rx, d, hook))
             .ok();
-        Committer { tx: Some(tx), depth, thread, capacity }
+        Committer {
+            tx: Some(tx),
+            depth,
+            thread,
+            capacity,
+        }
     }
 
     /// Queues a submission; fails at once when the queue is full.

@@ -14,7 +14,9 @@ mod tables;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use redb::{Database, ReadableDatabase as _, ReadableTable as _, ReadableTableMetadata as _, StorageBackend};
+use redb::{
+    Database, ReadableDatabase as _, ReadableTable as _, ReadableTableMetadata as _, StorageBackend,
+};
 use vigil_core::merkle::{self, Hash, StoredId};
 use vigil_core::{Checkpoint, ClockState, Entry, NoteSigner, TlogProof, Verified};
 
@@ -107,7 +109,10 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("origin", &self.origin()).field("head", &self.head()).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("origin", &self.origin())
+            .field("head", &self.head())
+            .finish_non_exhaustive()
     }
 }
 
@@ -132,14 +137,19 @@ impl Store {
             }
             std::fs::rename(&tmp, path).map_err(io)?;
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+                std::fs::File::open(dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(io)?;
             }
         }
         Store::init(Database::create(path)?, signer)
     }
 
     /// Opens (or creates) the log on any redb storage backend (tests inject failing ones).
-    pub fn open_with_backend(backend: impl StorageBackend, signer: NoteSigner) -> Result<Store, StoreError> {
+    pub fn open_with_backend(
+        backend: impl StorageBackend,
+        signer: NoteSigner,
+    ) -> Result<Store, StoreError> {
         Store::init(Database::builder().create_with_backend(backend)?, signer)
     }
 
@@ -148,7 +158,11 @@ impl Store {
         let store = Store {
             db,
             signer,
-            head: Mutex::new(Head { size: 0, root: merkle::empty_root(), checkpoint: String::new() }),
+            head: Mutex::new(Head {
+                size: 0,
+                root: merkle::empty_root(),
+                checkpoint: String::new(),
+            }),
             writable: Mutex::new(Ok(())),
         };
         match store.self_check() {
@@ -189,10 +203,21 @@ impl Store {
     fn stored_head(&self) -> Result<Head, StoreError> {
         let r = self.db.begin_read()?;
         let meta = r.open_table(META)?;
-        let (size, root) = decode_head(meta.get(META_HEAD)?.ok_or_else(|| corrupt("no stored head"))?.value())?;
+        let (size, root) = decode_head(
+            meta.get(META_HEAD)?
+                .ok_or_else(|| corrupt("no stored head"))?
+                .value(),
+        )?;
         let cps = r.open_table(CHECKPOINTS)?;
-        let checkpoint = cps.last()?.map(|(_, v)| v.value().to_owned()).ok_or_else(|| corrupt("no checkpoint"))?;
-        Ok(Head { size, root, checkpoint })
+        let checkpoint = cps
+            .last()?
+            .map(|(_, v)| v.value().to_owned())
+            .ok_or_else(|| corrupt("no checkpoint"))?;
+        Ok(Head {
+            size,
+            root,
+            checkpoint,
+        })
     }
 
     /// The start-up self-check (SPEC §4): rebuilds the tree from the entry bytes, compares every
@@ -201,7 +226,10 @@ impl Store {
         let head = self.stored_head()?;
         let r = self.db.begin_read()?;
         let meta = r.open_table(META)?;
-        let stored_origin = meta.get(META_ORIGIN)?.map(|v| v.value().to_vec()).unwrap_or_default();
+        let stored_origin = meta
+            .get(META_ORIGIN)?
+            .map(|v| v.value().to_vec())
+            .unwrap_or_default();
         if stored_origin != self.origin().as_bytes() {
             return Err(corrupt(&format!(
                 "the log was created for origin `{}`, not `{}`",
@@ -217,18 +245,29 @@ impl Store {
         for item in entries.iter()? {
             let (k, v) = item?;
             if k.value() != n {
-                return Err(corrupt(&format!("entry {n} is missing (found {})", k.value())));
+                return Err(corrupt(&format!(
+                    "entry {n} is missing (found {})",
+                    k.value()
+                )));
             }
-            let entry = Entry::decode(v.value()).map_err(|e| corrupt(&format!("entry {n} does not decode: {e}")))?;
+            let entry = Entry::decode(v.value())
+                .map_err(|e| corrupt(&format!("entry {n} does not decode: {e}")))?;
             if entry.index() != n {
-                return Err(corrupt(&format!("entry {n} says it is entry {}", entry.index())));
+                return Err(corrupt(&format!(
+                    "entry {n} says it is entry {}",
+                    entry.index()
+                )));
             }
             let (mut level, mut h) = (0u8, entry.leaf_hash());
             let check = |level: u8, index: u64, h: &Hash| -> Result<(), StoreError> {
                 match hashes.get((level, index))? {
                     Some(s) if s.value() == h => Ok(()),
-                    Some(_) => Err(corrupt(&format!("stored hash ({level}, {index}) does not match the entries"))),
-                    None => Err(corrupt(&format!("stored hash ({level}, {index}) is missing"))),
+                    Some(_) => Err(corrupt(&format!(
+                        "stored hash ({level}, {index}) does not match the entries"
+                    ))),
+                    None => Err(corrupt(&format!(
+                        "stored hash ({level}, {index}) is missing"
+                    ))),
                 }
             };
             check(0, n, &h)?;
@@ -242,7 +281,10 @@ impl Store {
             n += 1;
         }
         if n != head.size {
-            return Err(corrupt(&format!("the head says {} entries but {n} are stored", head.size)));
+            return Err(corrupt(&format!(
+                "the head says {} entries but {n} are stored",
+                head.size
+            )));
         }
         if hashes.len()? != stored_hash_count(n) {
             return Err(corrupt("the hash table holds hashes no entry accounts for"));
@@ -260,7 +302,9 @@ impl Store {
         let cp = Checkpoint::verify(&head.checkpoint, self.signer.verifier())
             .map_err(|e| corrupt(&format!("the last checkpoint does not verify: {e}")))?;
         if cp.size != head.size || cp.root != head.root {
-            return Err(corrupt("the last checkpoint does not match the stored head"));
+            return Err(corrupt(
+                "the last checkpoint does not match the stored head",
+            ));
         }
         Ok(head)
     }
@@ -268,7 +312,10 @@ impl Store {
     /// Appends a batch in one write transaction and signs the checkpoint for the new head.
     /// Per-submission refusals (replays) do not affect the others; a storage error fails the
     /// whole batch, nothing of it is acknowledged, and the log stops taking writes.
-    pub fn append_batch(&self, batch: Vec<Submission>) -> Result<Vec<Result<Appended, Refused>>, StoreError> {
+    pub fn append_batch(
+        &self,
+        batch: Vec<Submission>,
+    ) -> Result<Vec<Result<Appended, Refused>>, StoreError> {
         self.writable().map_err(StoreError::NotWritable)?;
         // Holding the head lock for the whole batch makes this the only writer.
         let mut head = lock(&self.head);
@@ -286,7 +333,11 @@ impl Store {
         }
     }
 
-    fn write_batch(&self, head: &Head, batch: Vec<Submission>) -> Result<(Head, Vec<Result<Appended, Refused>>), StoreError> {
+    fn write_batch(
+        &self,
+        head: &Head,
+        batch: Vec<Submission>,
+    ) -> Result<(Head, Vec<Result<Appended, Refused>>), StoreError> {
         let txn = self.db.begin_write()?;
         let mut out = Vec::with_capacity(batch.len());
         let mut size = head.size;
@@ -299,8 +350,16 @@ impl Store {
                 if let Some(existing) = t.nonces.get((v.signer(), st.nonce()))?.map(|g| g.value()) {
                     let same = t.payloads.get(&payload)?.map(|g| g.value()) == Some(existing);
                     if same {
-                        let leaf = *t.hashes.get((0u8, existing))?.ok_or_else(|| corrupt("missing leaf hash"))?.value();
-                        out.push(Ok(Appended { index: existing, leaf, created: false }));
+                        let leaf = *t
+                            .hashes
+                            .get((0u8, existing))?
+                            .ok_or_else(|| corrupt("missing leaf hash"))?
+                            .value();
+                        out.push(Ok(Appended {
+                            index: existing,
+                            leaf,
+                            created: false,
+                        }));
                     } else {
                         out.push(Err(Refused::Replay(existing)));
                     }
@@ -311,9 +370,16 @@ impl Store {
                 let leaf = entry.leaf_hash();
                 t.entries.insert(index, entry.bytes())?;
                 let hashes = &mut t.hashes;
-                let new = merkle::hashes_to_store(index, leaf, |id: StoredId| -> Result<Hash, StoreError> {
-                    Ok(*hashes.get((id.level, id.index))?.ok_or_else(|| corrupt("missing left sibling"))?.value())
-                })?;
+                let new = merkle::hashes_to_store(
+                    index,
+                    leaf,
+                    |id: StoredId| -> Result<Hash, StoreError> {
+                        Ok(*hashes
+                            .get((id.level, id.index))?
+                            .ok_or_else(|| corrupt("missing left sibling"))?
+                            .value())
+                    },
+                )?;
                 for (id, h) in new {
                     t.hashes.insert((id.level, id.index), &h)?;
                 }
@@ -321,7 +387,11 @@ impl Store {
                 t.payloads.insert(&payload, index)?;
                 t.index_entry(&entry)?;
                 size += 1;
-                out.push(Ok(Appended { index, leaf, created: true }));
+                out.push(Ok(Appended {
+                    index,
+                    leaf,
+                    created: true,
+                }));
             }
             if size == head.size {
                 // Nothing new: no commit, no new checkpoint.
@@ -330,15 +400,27 @@ impl Store {
                 return Ok((head.clone(), out));
             }
             let root = merkle::tree_hash(size, |id: StoredId| -> Result<Hash, StoreError> {
-                Ok(*t.hashes.get((id.level, id.index))?.ok_or_else(|| corrupt("missing stored hash"))?.value())
+                Ok(*t
+                    .hashes
+                    .get((id.level, id.index))?
+                    .ok_or_else(|| corrupt("missing stored hash"))?
+                    .value())
             })?;
             let note = sign(&self.signer, size, root)?;
-            t.meta.insert(META_HEAD, encode_head(size, &root).as_slice())?;
+            t.meta
+                .insert(META_HEAD, encode_head(size, &root).as_slice())?;
             t.checkpoints.insert(size, note.as_str())?;
             drop(t);
             txn.commit()?;
             // Published only after the commit is durable.
-            Ok((Head { size, root, checkpoint: note }, out))
+            Ok((
+                Head {
+                    size,
+                    root,
+                    checkpoint: note,
+                },
+                out,
+            ))
         }
     }
 
@@ -361,21 +443,26 @@ impl Store {
         let t = r.open_table(HASHES)?;
         Ok(move |id: StoredId| -> Result<Hash, StoreError> {
             let _keep = &r;
-            Ok(*t.get((id.level, id.index))?.ok_or_else(|| corrupt("missing stored hash"))?.value())
+            Ok(*t
+                .get((id.level, id.index))?
+                .ok_or_else(|| corrupt("missing stored hash"))?
+                .value())
         })
     }
 
     /// Inclusion proof of `index` in the tree of `size` (≤ the current size).
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
         self.check_size(size)?;
-        let ranges = merkle::inclusion_ranges(index, size).map_err(|e| StoreError::OutOfRange(e.to_string()))?;
+        let ranges = merkle::inclusion_ranges(index, size)
+            .map_err(|e| StoreError::OutOfRange(e.to_string()))?;
         merkle::resolve(&ranges, self.read_hash()?)
     }
 
     /// Consistency proof from `old` to `new` (≤ the current size).
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, StoreError> {
         self.check_size(new)?;
-        let ranges = merkle::consistency_ranges(old, new).map_err(|e| StoreError::OutOfRange(e.to_string()))?;
+        let ranges = merkle::consistency_ranges(old, new)
+            .map_err(|e| StoreError::OutOfRange(e.to_string()))?;
         merkle::resolve(&ranges, self.read_hash()?)
     }
 
@@ -389,13 +476,20 @@ impl Store {
     pub fn tlog_proof(&self, index: u64) -> Result<TlogProof, StoreError> {
         let head = self.head();
         let hashes = self.inclusion_proof(index, head.size)?;
-        Ok(TlogProof { extra: None, index, hashes, checkpoint: head.checkpoint })
+        Ok(TlogProof {
+            extra: None,
+            index,
+            hashes,
+            checkpoint: head.checkpoint,
+        })
     }
 
     fn check_size(&self, size: u64) -> Result<(), StoreError> {
         let cur = self.head().size;
         if size > cur {
-            return Err(StoreError::OutOfRange(format!("tree size {size} is beyond the log's {cur}")));
+            return Err(StoreError::OutOfRange(format!(
+                "tree size {size} is beyond the log's {cur}"
+            )));
         }
         Ok(())
     }
@@ -406,7 +500,8 @@ impl Store {
         let t = r.open_table(ENTRIES)?;
         for item in t.iter()? {
             let (k, v) = item?;
-            let e = Entry::decode(v.value()).map_err(|e| corrupt(&format!("entry {} does not decode: {e}", k.value())))?;
+            let e = Entry::decode(v.value())
+                .map_err(|e| corrupt(&format!("entry {} does not decode: {e}", k.value())))?;
             f(e);
         }
         Ok(())
@@ -439,8 +534,13 @@ fn create_layout(db: &Database, signer: &NoteSigner) -> Result<(), StoreError> {
 }
 
 fn sign(signer: &NoteSigner, size: u64, root: Hash) -> Result<String, StoreError> {
-    let cp = Checkpoint { origin: signer.verifier().name().to_owned(), size, root };
-    cp.sign(signer).map_err(|e| corrupt(&format!("cannot sign checkpoint: {e}")))
+    let cp = Checkpoint {
+        origin: signer.verifier().name().to_owned(),
+        size,
+        root,
+    };
+    cp.sign(signer)
+        .map_err(|e| corrupt(&format!("cannot sign checkpoint: {e}")))
 }
 
 fn corrupt(why: &str) -> StoreError {
@@ -459,7 +559,9 @@ fn encode_head(size: u64, root: &Hash) -> [u8; 40] {
 }
 
 fn decode_head(b: &[u8]) -> Result<(u64, Hash), StoreError> {
-    let b: &[u8; 40] = b.try_into().map_err(|_| corrupt("stored head has the wrong length"))?;
+    let b: &[u8; 40] = b
+        .try_into()
+        .map_err(|_| corrupt("stored head has the wrong length"))?;
     let mut size = [0u8; 8];
     size.copy_from_slice(&b[..8]);
     let mut root = [0u8; 32];

@@ -37,8 +37,13 @@ impl Filter {
         let alert = e.statement().alert();
         self.kind.is_none_or(|k| e.kind() == k)
             && self.signer.as_deref().is_none_or(|s| e.signer() == s)
-            && self.severity.is_none_or(|s| alert.is_some_and(|a| a.severity == s))
-            && self.topic.as_deref().is_none_or(|t| alert.is_some_and(|a| a.topic == t))
+            && self
+                .severity
+                .is_none_or(|s| alert.is_some_and(|a| a.severity == s))
+            && self
+                .topic
+                .as_deref()
+                .is_none_or(|t| alert.is_some_and(|a| a.topic == t))
             && self.since_ms.is_none_or(|t| e.received_ms() >= t)
             && self.until_ms.is_none_or(|t| e.received_ms() < t)
     }
@@ -56,7 +61,11 @@ pub struct Page {
 impl Store {
     /// Runs a query. Work is bounded: at most `limit` results and [`MAX_SCAN`] candidates.
     pub fn query(&self, f: &Filter) -> Result<Page, StoreError> {
-        let limit = if f.limit == 0 { 100 } else { f.limit.min(MAX_LIMIT) };
+        let limit = if f.limit == 0 {
+            100
+        } else {
+            f.limit.min(MAX_LIMIT)
+        };
         let r = self.db.begin_read()?;
         let entries = r.open_table(ENTRIES)?;
         // Candidates come from the most selective index available, in index order.
@@ -75,7 +84,11 @@ impl Store {
             } else if let Some(s) = f.severity {
                 by(BY_SEVERITY, s.name())?
             } else {
-                Box::new(entries.range(f.from..)?.map(|x| x.map(|(k, _)| k.value()).map_err(StoreError::from)))
+                Box::new(
+                    entries
+                        .range(f.from..)?
+                        .map(|x| x.map(|(k, _)| k.value()).map_err(StoreError::from)),
+                )
             }
         };
         let mut out = Vec::new();
@@ -84,19 +97,22 @@ impl Store {
         while let Some(idx) = candidates.next() {
             let idx = idx?;
             scanned += 1;
-            let bytes = entries.get(idx)?.ok_or_else(|| corrupt("index points at a missing entry"))?;
-            let e = Entry::decode(bytes.value()).map_err(|e| corrupt(&format!("entry {idx}: {e}")))?;
+            let bytes = entries
+                .get(idx)?
+                .ok_or_else(|| corrupt("index points at a missing entry"))?;
+            let e =
+                Entry::decode(bytes.value()).map_err(|e| corrupt(&format!("entry {idx}: {e}")))?;
             if f.matches(&e) {
                 out.push(e);
             }
             if out.len() >= limit || scanned >= MAX_SCAN {
-                let next = match candidates.peek() {
-                    Some(_) => Some(idx + 1),
-                    None => None,
-                };
+                let next = candidates.peek().map(|_| idx + 1);
                 return Ok(Page { entries: out, next });
             }
         }
-        Ok(Page { entries: out, next: None })
+        Ok(Page {
+            entries: out,
+            next: None,
+        })
     }
 }

@@ -22,7 +22,8 @@ pub(crate) const BY_SIGNER: TableDefinition<(&str, u64), ()> = TableDefinition::
 /// (kind, index) → ().
 pub(crate) const BY_KIND: TableDefinition<(&str, u64), ()> = TableDefinition::new("by_kind");
 /// (severity, index) → (), alerts only.
-pub(crate) const BY_SEVERITY: TableDefinition<(&str, u64), ()> = TableDefinition::new("by_severity");
+pub(crate) const BY_SEVERITY: TableDefinition<(&str, u64), ()> =
+    TableDefinition::new("by_severity");
 /// (topic, index) → (), alerts only.
 pub(crate) const BY_TOPIC: TableDefinition<(&str, u64), ()> = TableDefinition::new("by_topic");
 

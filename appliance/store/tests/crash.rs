@@ -41,7 +41,11 @@ struct CutBackend {
 impl CutBackend {
     fn new(image: Vec<u8>, cut_at: u64) -> Self {
         CutBackend {
-            disk: Arc::new(Mutex::new(Disk { durable: image.clone(), volatile: image, pending: vec![] })),
+            disk: Arc::new(Mutex::new(Disk {
+                durable: image.clone(),
+                volatile: image,
+                pending: vec![],
+            })),
             ops: Arc::new(AtomicU64::new(0)),
             cut_at,
             cut: Arc::new(AtomicBool::new(false)),
@@ -87,7 +91,10 @@ impl StorageBackend for CutBackend {
         let d = self.disk.lock().expect("lock");
         let end = offset as usize + out.len();
         if end > d.volatile.len() {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "read past end"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "read past end",
+            ));
         }
         out.copy_from_slice(&d.volatile[offset as usize..end]);
         Ok(())
@@ -127,10 +134,16 @@ fn created_image() -> Vec<u8> {
 /// Runs the workload until the backend cuts; returns every acknowledged (index, leaf).
 fn workload(backend: CutBackend) -> Vec<(u64, Hash)> {
     let mut acked = Vec::new();
-    let Ok(store) = Store::open_with_backend(backend, log_signer()) else { return acked };
+    let Ok(store) = Store::open_with_backend(backend, log_signer()) else {
+        return acked;
+    };
     for b in 0..8u64 {
         match store.append_batch((0..3).map(|i| alert(b * 10 + i, "nas", 1)).collect()) {
-            Ok(out) => acked.extend(out.into_iter().map(|o| o.expect("no replays here")).map(|a| (a.index, a.leaf))),
+            Ok(out) => acked.extend(
+                out.into_iter()
+                    .map(|o| o.expect("no replays here"))
+                    .map(|a| (a.index, a.leaf)),
+            ),
             Err(_) => break,
         }
     }
@@ -149,7 +162,8 @@ fn every_acknowledged_append_survives_a_cut_at_every_operation() {
     let created = created_image();
     let total = total_ops(&created);
     assert!(total > 20, "the workload does real I/O ({total} ops)");
-    let keeps: [(&str, fn(usize) -> usize); 3] = [("none", |_| 0), ("half", |n| n / 2), ("all", |n| n)];
+    type Keep = (&'static str, fn(usize) -> usize);
+    let keeps: [Keep; 3] = [("none", |_| 0), ("half", |n| n / 2), ("all", |n| n)];
     let mut checked = 0;
     for cut_at in 1..=total + 1 {
         for (label, keep) in keeps {
@@ -162,14 +176,23 @@ fn every_acknowledged_append_survives_a_cut_at_every_operation() {
                 .unwrap_or_else(|e| panic!("{ctx}: reopen failed: {e}"));
             assert_eq!(store.writable(), Ok(()), "{ctx}");
             let head = store.head();
-            assert!(head.size as usize >= acked.len(), "{ctx}: lost acknowledged appends");
+            assert!(
+                head.size as usize >= acked.len(),
+                "{ctx}: lost acknowledged appends"
+            );
             for (index, leaf) in &acked {
-                let bytes = store.entry(*index).expect("read").unwrap_or_else(|| panic!("{ctx}: entry {index} lost"));
+                let bytes = store
+                    .entry(*index)
+                    .expect("read")
+                    .unwrap_or_else(|| panic!("{ctx}: entry {index} lost"));
                 assert_eq!(&leaf_hash(&bytes), leaf, "{ctx}: entry {index} changed");
             }
-            Checkpoint::verify(&head.checkpoint, log_signer().verifier()).expect("checkpoint verifies");
+            Checkpoint::verify(&head.checkpoint, log_signer().verifier())
+                .expect("checkpoint verifies");
             // And the recovered log keeps working.
-            let more = store.append_batch(vec![alert(999, "nas", 1)]).expect("append after recovery");
+            let more = store
+                .append_batch(vec![alert(999, "nas", 1)])
+                .expect("append after recovery");
             assert_eq!(more[0].clone().expect("ok").index, head.size);
             store.self_check().expect("verifies after recovery");
             checked += 1;
@@ -187,5 +210,10 @@ fn a_creation_cut_short_leaves_no_half_made_log() {
     let s = Store::open(&path, log_signer()).expect("creates over the leftover");
     assert_eq!(s.writable(), Ok(()));
     assert!(!dir.path().join("log.redb.creating").exists());
-    assert_eq!(s.append_batch(vec![alert(1, "nas", 1)]).expect("append").len(), 1);
+    assert_eq!(
+        s.append_batch(vec![alert(1, "nas", 1)])
+            .expect("append")
+            .len(),
+        1
+    );
 }

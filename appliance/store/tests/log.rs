@@ -29,7 +29,9 @@ fn fresh_log_has_a_signed_empty_checkpoint() {
 fn appended_entries_get_receipts_that_verify_offline() {
     let dir = tempfile::tempdir().expect("tmp");
     let s = open(&dir);
-    let out = s.append_batch((0..10).map(|i| alert(i, "nas", 1)).collect()).expect("append");
+    let out = s
+        .append_batch((0..10).map(|i| alert(i, "nas", 1)).collect())
+        .expect("append");
     assert_eq!(out.len(), 10);
     let vkey = vigil_core::NoteVerifier::from_vkey(&s.vkey()).expect("vkey");
     for (i, o) in out.iter().enumerate() {
@@ -38,7 +40,8 @@ fn appended_entries_get_receipts_that_verify_offline() {
         assert!(a.created);
         let bytes = s.entry(a.index).expect("read").expect("present");
         assert_eq!(leaf_hash(&bytes), a.leaf);
-        let proof = TlogProof::parse(&s.tlog_proof(a.index).expect("proof").to_text()).expect("parses");
+        let proof =
+            TlogProof::parse(&s.tlog_proof(a.index).expect("proof").to_text()).expect("parses");
         let cp = proof.verify(&a.leaf, &vkey).expect("receipt verifies");
         assert_eq!(cp.size, 10);
     }
@@ -51,7 +54,8 @@ fn consistency_between_every_pair_of_heads() {
     let s = open(&dir);
     let mut heads = vec![s.head()];
     for b in 0..6u64 {
-        s.append_batch((0..b + 1).map(|i| alert(b * 100 + i, "nas", 1)).collect()).expect("append");
+        s.append_batch((0..b + 1).map(|i| alert(b * 100 + i, "nas", 1)).collect())
+            .expect("append");
         heads.push(s.head());
     }
     for a in &heads {
@@ -69,31 +73,54 @@ fn consistency_between_every_pair_of_heads() {
 fn replay_and_idempotent_resubmission() {
     let dir = tempfile::tempdir().expect("tmp");
     let s = open(&dir);
-    let first = s.append_batch(vec![alert(7, "nas", 1)]).expect("append")[0].clone().expect("ok");
+    let first = s.append_batch(vec![alert(7, "nas", 1)]).expect("append")[0]
+        .clone()
+        .expect("ok");
     // The exact same statement again: same index, not created, no new entry.
-    let again = s.append_batch(vec![alert(7, "nas", 1)]).expect("append")[0].clone().expect("ok");
-    assert_eq!((again.index, again.created, again.leaf), (first.index, false, first.leaf));
+    let again = s.append_batch(vec![alert(7, "nas", 1)]).expect("append")[0]
+        .clone()
+        .expect("ok");
+    assert_eq!(
+        (again.index, again.created, again.leaf),
+        (first.index, false, first.leaf)
+    );
     assert_eq!(s.head().size, 1);
     // Same signer and nonce, other bytes: a replay.
-    let other = submit_text(&alert_text(7, "critical", "default", "other"), "nas", &source_key(1), 5);
+    let other = submit_text(
+        &alert_text(7, "critical", "default", "other"),
+        "nas",
+        &source_key(1),
+        5,
+    );
     let r = s.append_batch(vec![other]).expect("append");
     assert_eq!(r[0], Err(Refused::Replay(0)));
     assert_eq!(s.head().size, 1, "nothing logged");
     // The same nonce is fine for another signer.
-    let b = s.append_batch(vec![alert(7, "other", 2)]).expect("append")[0].clone().expect("ok");
+    let b = s.append_batch(vec![alert(7, "other", 2)]).expect("append")[0]
+        .clone()
+        .expect("ok");
     assert!(b.created);
     // Inside one batch: the duplicate is idempotent, the conflicting one refused.
     let batch = vec![
         alert(9, "nas", 1),
         alert(9, "nas", 1),
-        submit_text(&alert_text(9, "info", "x", "conflict"), "nas", &source_key(1), 5),
+        submit_text(
+            &alert_text(9, "info", "x", "conflict"),
+            "nas",
+            &source_key(1),
+            5,
+        ),
     ];
     let r = s.append_batch(batch).expect("append");
     let i = r[0].clone().expect("ok").index;
     assert_eq!(r[1].clone().expect("ok").index, i);
     assert_eq!(r[2], Err(Refused::Replay(i)));
     assert_eq!(s.head().size, 3);
-    assert_eq!(s.find_payload(alert_text(9, "warning", "default", "t").as_bytes()).expect("lookup"), Some(i));
+    assert_eq!(
+        s.find_payload(alert_text(9, "warning", "default", "t").as_bytes())
+            .expect("lookup"),
+        Some(i)
+    );
 }
 
 #[test]
@@ -101,17 +128,27 @@ fn log_and_replay_protection_survive_reopen() {
     let dir = tempfile::tempdir().expect("tmp");
     let head = {
         let s = open(&dir);
-        s.append_batch((0..25).map(|i| alert(i, "nas", 1)).collect()).expect("append");
+        s.append_batch((0..25).map(|i| alert(i, "nas", 1)).collect())
+            .expect("append");
         s.head()
     };
     let s = open(&dir);
     assert!(s.writable().is_ok(), "{:?}", s.writable());
     assert_eq!(s.head(), head);
-    let other = submit_text(&alert_text(3, "critical", "default", "other"), "nas", &source_key(1), 5);
-    assert_eq!(s.append_batch(vec![other]).expect("append")[0], Err(Refused::Replay(3)));
+    let other = submit_text(
+        &alert_text(3, "critical", "default", "other"),
+        "nas",
+        &source_key(1),
+        5,
+    );
+    assert_eq!(
+        s.append_batch(vec![other]).expect("append")[0],
+        Err(Refused::Replay(3))
+    );
     s.append_batch(vec![alert(100, "nas", 1)]).expect("append");
     let p = s.consistency_proof(head.size, 26).expect("proof");
-    verify_consistency(head.size, 26, &head.root, &s.head().root, &p).expect("consistent across restart");
+    verify_consistency(head.size, 26, &head.root, &s.head().root, &p)
+        .expect("consistent across restart");
 }
 
 #[test]
@@ -123,7 +160,12 @@ fn queries_filter_and_page() {
         let sev = ["info", "warning", "critical"][(i % 3) as usize];
         let topic = if i % 2 == 0 { "backup" } else { "disk" };
         let signer = if i < 20 { "nas" } else { "web" };
-        batch.push(submit_text(&alert_text(i, sev, topic, "t"), signer, &source_key(1), 1000 * i));
+        batch.push(submit_text(
+            &alert_text(i, sev, topic, "t"),
+            signer,
+            &source_key(1),
+            1000 * i,
+        ));
     }
     s.append_batch(batch).expect("append");
     let all = |f: Filter| -> Vec<u64> {
@@ -138,17 +180,62 @@ fn queries_filter_and_page() {
             }
         }
     };
-    assert_eq!(all(Filter { limit: 7, ..Filter::default() }), (0..30).collect::<Vec<_>>());
-    assert_eq!(all(Filter { signer: Some("web".into()), ..Filter::default() }), (20..30).collect::<Vec<_>>());
     assert_eq!(
-        all(Filter { severity: Some(Severity::Critical), topic: Some("backup".into()), limit: 2, ..Filter::default() }),
+        all(Filter {
+            limit: 7,
+            ..Filter::default()
+        }),
+        (0..30).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        all(Filter {
+            signer: Some("web".into()),
+            ..Filter::default()
+        }),
+        (20..30).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        all(Filter {
+            severity: Some(Severity::Critical),
+            topic: Some("backup".into()),
+            limit: 2,
+            ..Filter::default()
+        }),
         vec![2, 8, 14, 20, 26]
     );
-    assert_eq!(all(Filter { since_ms: Some(5000), until_ms: Some(8000), ..Filter::default() }), vec![5, 6, 7]);
-    assert_eq!(all(Filter { kind: Some(Kind::Ack), ..Filter::default() }), Vec::<u64>::new());
-    assert_eq!(all(Filter { from: 28, ..Filter::default() }), vec![28, 29]);
-    let p = s.query(&Filter { limit: 5000, ..Filter::default() }).expect("query");
-    assert_eq!(p.entries.len(), 30, "limit is capped, not refused, at the store level");
+    assert_eq!(
+        all(Filter {
+            since_ms: Some(5000),
+            until_ms: Some(8000),
+            ..Filter::default()
+        }),
+        vec![5, 6, 7]
+    );
+    assert_eq!(
+        all(Filter {
+            kind: Some(Kind::Ack),
+            ..Filter::default()
+        }),
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        all(Filter {
+            from: 28,
+            ..Filter::default()
+        }),
+        vec![28, 29]
+    );
+    let p = s
+        .query(&Filter {
+            limit: 5000,
+            ..Filter::default()
+        })
+        .expect("query");
+    assert_eq!(
+        p.entries.len(),
+        30,
+        "limit is capped, not refused, at the store level"
+    );
 }
 
 #[test]
@@ -157,22 +244,43 @@ fn concurrent_submitters_share_commits_and_each_is_logged_once() {
     let s = Arc::new(open(&dir));
     let batches = Arc::new(Mutex::new(Vec::new()));
     let b2 = batches.clone();
-    let c = Arc::new(Committer::start(s.clone(), 4096, Some(Box::new(move |n, _| b2.lock().expect("lock").push(n)))));
+    let c = Arc::new(Committer::start(
+        s.clone(),
+        4096,
+        Some(Box::new(move |n, _| b2.lock().expect("lock").push(n))),
+    ));
     let threads: Vec<_> = (0..8u64)
         .map(|t| {
             let c = c.clone();
             std::thread::spawn(move || {
-                let tickets: Vec<_> = (0..100u64).map(|i| c.submit(alert(t * 1000 + i, "nas", 1)).expect("queued")).collect();
-                tickets.into_iter().map(|tk| tk.blocking_recv().expect("answered").expect("appended")).collect::<Vec<_>>()
+                let tickets: Vec<_> = (0..100u64)
+                    .map(|i| c.submit(alert(t * 1000 + i, "nas", 1)).expect("queued"))
+                    .collect();
+                tickets
+                    .into_iter()
+                    .map(|tk| tk.blocking_recv().expect("answered").expect("appended"))
+                    .collect::<Vec<_>>()
             })
         })
         .collect();
-    let mut indexes: Vec<u64> = threads.into_iter().flat_map(|t| t.join().expect("thread")).map(|a| a.index).collect();
+    let mut indexes: Vec<u64> = threads
+        .into_iter()
+        .flat_map(|t| t.join().expect("thread"))
+        .map(|a| a.index)
+        .collect();
     indexes.sort_unstable();
-    assert_eq!(indexes, (0..800).collect::<Vec<_>>(), "every submission logged exactly once");
+    assert_eq!(
+        indexes,
+        (0..800).collect::<Vec<_>>(),
+        "every submission logged exactly once"
+    );
     let batches = batches.lock().expect("lock").clone();
     assert_eq!(batches.iter().sum::<usize>(), 800);
-    assert!(batches.len() < 800, "submitters shared commits ({} batches)", batches.len());
+    assert!(
+        batches.len() < 800,
+        "submitters shared commits ({} batches)",
+        batches.len()
+    );
     assert_eq!(s.self_check().expect("verifies").size, 800);
 }
 
@@ -183,15 +291,21 @@ fn full_queue_is_refused_at_once_and_shutdown_drains() {
     let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
     let hold_rx = Mutex::new(hold_rx);
     // The hook blocks the writer after its first batch until we let it go.
-    let c = Committer::start(s.clone(), 4, Some(Box::new(move |_, _| {
-        let _ = hold_rx.lock().expect("lock").recv();
-    })));
+    let c = Committer::start(
+        s.clone(),
+        4,
+        Some(Box::new(move |_, _| {
+            let _ = hold_rx.lock().expect("lock").recv();
+        })),
+    );
     let first = c.submit(alert(0, "nas", 1)).expect("queued");
     // Wait until the writer has taken the first job (the queue is empty again).
     while c.depth() > 0 && s.head().size == 0 {
         std::thread::yield_now();
     }
-    let queued: Vec<_> = (1..=4).map(|i| c.submit(alert(i, "nas", 1)).expect("fits")).collect();
+    let queued: Vec<_> = (1..=4)
+        .map(|i| c.submit(alert(i, "nas", 1)).expect("fits"))
+        .collect();
     assert_eq!(c.submit(alert(99, "nas", 1)).err(), Some(QueueFull));
     for _ in 0..3 {
         hold_tx.send(()).expect("release");
@@ -200,7 +314,12 @@ fn full_queue_is_refused_at_once_and_shutdown_drains() {
     c.shutdown();
     assert!(first.blocking_recv().expect("answered").is_ok());
     for t in queued {
-        assert!(t.blocking_recv().expect("answered").expect("drained on shutdown").created);
+        assert!(
+            t.blocking_recv()
+                .expect("answered")
+                .expect("drained on shutdown")
+                .created
+        );
     }
     assert_eq!(s.head().size, 5);
 }

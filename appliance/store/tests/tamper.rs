@@ -17,7 +17,8 @@ const CHECKPOINTS: TableDefinition<u64, &str> = TableDefinition::new("checkpoint
 fn populated() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tmp");
     let s = Store::open(&dir.path().join("log.redb"), log_signer()).expect("open");
-    s.append_batch((0..13).map(|i| alert(i, "nas", 1)).collect()).expect("append");
+    s.append_batch((0..13).map(|i| alert(i, "nas", 1)).collect())
+        .expect("append");
     dir
 }
 
@@ -31,7 +32,10 @@ fn edit(dir: &tempfile::TempDir, f: impl FnOnce(&redb::WriteTransaction)) {
 fn assert_refuses_writes(dir: &tempfile::TempDir, signer: NoteSigner, why: &str) {
     let s = Store::open(&dir.path().join("log.redb"), signer).expect("still opens for reads");
     let reason = s.writable().expect_err("must not be writable");
-    assert!(reason.contains(why), "reason {reason:?} should mention {why:?}");
+    assert!(
+        reason.contains(why),
+        "reason {reason:?} should mention {why:?}"
+    );
     assert!(s.entry(0).expect("reads work").is_some());
     let size = s.head().size;
     match s.append_batch(vec![alert(500, "nas", 1)]) {
@@ -54,7 +58,9 @@ fn edited_entry_is_caught() {
     edit(&dir, |t| {
         let mut e = t.open_table(ENTRIES).expect("t");
         let bytes = e.get(3).expect("get").expect("present").value().to_vec();
-        let edited = String::from_utf8(bytes).expect("utf8").replace("body 3", "body X");
+        let edited = String::from_utf8(bytes)
+            .expect("utf8")
+            .replace("body 3", "body X");
         e.insert(3, edited.as_bytes()).expect("insert");
     });
     assert_refuses_writes(&dir, log_signer(), "stored hash (0, 3) does not match");
@@ -64,7 +70,10 @@ fn edited_entry_is_caught() {
 fn edited_interior_hash_is_caught() {
     let dir = populated();
     edit(&dir, |t| {
-        t.open_table(HASHES).expect("t").insert((2u8, 1u64), &[7u8; 32]).expect("insert");
+        t.open_table(HASHES)
+            .expect("t")
+            .insert((2u8, 1u64), &[7u8; 32])
+            .expect("insert");
     });
     assert_refuses_writes(&dir, log_signer(), "stored hash (2, 1) does not match");
 }
@@ -80,16 +89,40 @@ fn rewritten_entry_with_rehashed_tree_is_caught_by_the_checkpoint() {
         // Build the same log with entry 5 replaced, then copy its hashes and head over.
         let s = Store::open(&other.path().join("log.redb"), log_signer()).expect("open");
         let mut batch: Vec<_> = (0..13).map(|i| alert(i, "nas", 1)).collect();
-        batch[5] = submit_text(&alert_text(5, "info", "x", "innocent"), "nas", &source_key(1), 1005);
+        batch[5] = submit_text(
+            &alert_text(5, "info", "x", "innocent"),
+            "nas",
+            &source_key(1),
+            1005,
+        );
         s.append_batch(batch).expect("append");
     }
     let forged = Database::create(other.path().join("log.redb")).expect("open");
     let r = redb::ReadableDatabase::begin_read(&forged).expect("read");
-    let entries: Vec<(u64, Vec<u8>)> =
-        r.open_table(ENTRIES).expect("t").iter().expect("iter").map(|x| x.expect("row")).map(|(k, v)| (k.value(), v.value().to_vec())).collect();
-    let hashes: Vec<((u8, u64), [u8; 32])> =
-        r.open_table(HASHES).expect("t").iter().expect("iter").map(|x| x.expect("row")).map(|(k, v)| (k.value(), *v.value())).collect();
-    let head = r.open_table(META).expect("t").get("head").expect("get").expect("head").value().to_vec();
+    let entries: Vec<(u64, Vec<u8>)> = r
+        .open_table(ENTRIES)
+        .expect("t")
+        .iter()
+        .expect("iter")
+        .map(|x| x.expect("row"))
+        .map(|(k, v)| (k.value(), v.value().to_vec()))
+        .collect();
+    let hashes: Vec<((u8, u64), [u8; 32])> = r
+        .open_table(HASHES)
+        .expect("t")
+        .iter()
+        .expect("iter")
+        .map(|x| x.expect("row"))
+        .map(|(k, v)| (k.value(), *v.value()))
+        .collect();
+    let head = r
+        .open_table(META)
+        .expect("t")
+        .get("head")
+        .expect("get")
+        .expect("head")
+        .value()
+        .to_vec();
     drop(r);
     drop(forged);
     let db = Database::create(&path).expect("open");
@@ -103,11 +136,18 @@ fn rewritten_entry_with_rehashed_tree_is_caught_by_the_checkpoint() {
         for (k, v) in &hashes {
             h.insert(k, v).expect("insert");
         }
-        txn.open_table(META).expect("t").insert("head", head.as_slice()).expect("insert");
+        txn.open_table(META)
+            .expect("t")
+            .insert("head", head.as_slice())
+            .expect("insert");
     }
     txn.commit().expect("commit");
     drop(db);
-    assert_refuses_writes(&dir, log_signer(), "checkpoint does not match the stored head");
+    assert_refuses_writes(
+        &dir,
+        log_signer(),
+        "checkpoint does not match the stored head",
+    );
 }
 
 #[test]
@@ -116,7 +156,13 @@ fn forged_checkpoint_is_caught() {
     let evil = NoteSigner::new(ORIGIN, SigningKey::from_bytes(&[66; 32])).expect("signer");
     edit(&dir, |t| {
         let mut c = t.open_table(CHECKPOINTS).expect("t");
-        let note = vigil_core::Checkpoint { origin: ORIGIN.into(), size: 99, root: [1; 32] }.sign(&evil).expect("sign");
+        let note = vigil_core::Checkpoint {
+            origin: ORIGIN.into(),
+            size: 99,
+            root: [1; 32],
+        }
+        .sign(&evil)
+        .expect("sign");
         c.insert(99, note.as_str()).expect("insert");
     });
     assert_refuses_writes(&dir, log_signer(), "last checkpoint does not verify");
@@ -126,9 +172,16 @@ fn forged_checkpoint_is_caught() {
 fn deleted_entry_is_caught() {
     let dir = populated();
     edit(&dir, |t| {
-        t.open_table(ENTRIES).expect("t").remove(12).expect("remove");
+        t.open_table(ENTRIES)
+            .expect("t")
+            .remove(12)
+            .expect("remove");
     });
-    assert_refuses_writes(&dir, log_signer(), "the head says 13 entries but 12 are stored");
+    assert_refuses_writes(
+        &dir,
+        log_signer(),
+        "the head says 13 entries but 12 are stored",
+    );
 }
 
 #[test]

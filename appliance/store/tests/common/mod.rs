@@ -22,10 +22,25 @@ pub fn alert_text(nonce: u64, severity: &str, topic: &str, title: &str) -> Strin
 
 pub fn submit_text(text: &str, signer: &str, key: &SigningKey, received_ms: u64) -> Submission {
     let st = Statement::parse(text.as_bytes()).expect("test statement parses");
-    let v = sig::verify(st, signer, &key.verifying_key(), sig::sign_raw(text.as_bytes(), key)).expect("verifies");
-    Submission { verified: v, received_ms, clock: ClockState::Synced }
+    let v = sig::verify(
+        st,
+        signer,
+        &key.verifying_key(),
+        sig::sign_raw(text.as_bytes(), key),
+    )
+    .expect("verifies");
+    Submission {
+        verified: v,
+        received_ms,
+        clock: ClockState::Synced,
+    }
 }
 
 pub fn alert(nonce: u64, signer: &str, key_seed: u8) -> Submission {
-    submit_text(&alert_text(nonce, "warning", "default", "t"), signer, &source_key(key_seed), 1_000 + nonce)
+    submit_text(
+        &alert_text(nonce, "warning", "default", "t"),
+        signer,
+        &source_key(key_seed),
+        1_000 + nonce,
+    )
 }
