@@ -8,6 +8,8 @@ pub mod checkpoint;
 pub mod entry;
 pub mod merkle;
 pub mod note;
+pub mod policy;
+pub mod registry;
 pub mod sig;
 pub mod statement;
 
@@ -15,6 +17,8 @@ pub use checkpoint::{Checkpoint, CheckpointError, TlogProof};
 pub use entry::{ClockState, Entry, EntryError};
 pub use merkle::{Hash, MemoryTree};
 pub use note::{NoteError, NoteSigner, NoteVerifier};
+pub use policy::{Policy, PolicyError};
+pub use registry::{Denied, Registry};
 pub use sig::{SigError, SigKind, Signature, SshSignature, Verified};
 pub use statement::{Content, Kind, ParseError, Role, Severity, Statement};
 
