@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::{Appended, Refused, Store, StoreError, Submission};
+use crate::{Appended, Gate, Refused, Store, StoreError, Submission};
 
 /// Most submissions committed in one transaction.
 pub const MAX_BATCH: usize = 512;
@@ -61,13 +61,18 @@ impl std::fmt::Debug for Committer {
 
 impl Committer {
     /// Starts the writer thread with a queue of `capacity` submissions.
-    pub fn start(store: Arc<Store>, capacity: usize, hook: Option<CommitHook>) -> Committer {
+    pub fn start(
+        store: Arc<Store>,
+        capacity: usize,
+        gate: Box<dyn Gate + Send>,
+        hook: Option<CommitHook>,
+    ) -> Committer {
         let (tx, rx) = sync_channel::<Job>(capacity);
         let depth = Arc::new(AtomicUsize::new(0));
         let d = depth.clone();
         let thread = std::thread::Builder::new()
             .name("vigil-committer".into())
-            .spawn(move || writer(store, rx, d, hook))
+            .spawn(move || writer(store, rx, d, gate, hook))
             .ok();
         Committer {
             tx: Some(tx),
@@ -120,7 +125,13 @@ impl Drop for Committer {
     }
 }
 
-fn writer(store: Arc<Store>, rx: Receiver<Job>, depth: Arc<AtomicUsize>, hook: Option<CommitHook>) {
+fn writer(
+    store: Arc<Store>,
+    rx: Receiver<Job>,
+    depth: Arc<AtomicUsize>,
+    mut gate: Box<dyn Gate + Send>,
+    hook: Option<CommitHook>,
+) {
     // Blocks for the first job, then takes whatever else is already waiting.
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
@@ -133,7 +144,7 @@ fn writer(store: Arc<Store>, rx: Receiver<Job>, depth: Arc<AtomicUsize>, hook: O
         let n = jobs.len();
         let (subs, replies): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.sub, j.reply)).unzip();
         let started = Instant::now();
-        let result = store.append_batch(subs);
+        let result = store.append_batch_gated(subs, gate.as_mut());
         if let Some(h) = &hook {
             h(n, started.elapsed());
         }

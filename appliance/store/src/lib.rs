@@ -62,6 +62,36 @@ pub enum Refused {
     /// The signer already used this nonce for other bytes.
     #[error("nonce already used by this signer for a different statement (entry {0})")]
     Replay(u64),
+    /// The gate refused it (for example: its key was revoked by an entry committed before it).
+    #[error("{0}")]
+    Denied(String),
+}
+
+/// Admission at the log's serialization point. The writer asks the gate about each new statement
+/// in log order, so a decision sees every entry before it — including earlier ones in the same
+/// batch — and a revocation takes effect for every statement committed after it.
+pub trait Gate {
+    /// May `v` be appended after everything appended so far?
+    fn admit(&mut self, v: &Verified) -> Result<(), String>;
+    /// `entry` was appended to the batch being written.
+    fn appended(&mut self, entry: &Entry);
+    /// The batch is durable: what `appended` reported is now the log.
+    fn committed(&mut self);
+    /// The batch was not committed: forget what `appended` reported since the last commit.
+    fn abandoned(&mut self);
+}
+
+/// A gate that admits everything (tests, benchmarks, tools).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenGate;
+
+impl Gate for OpenGate {
+    fn admit(&mut self, _: &Verified) -> Result<(), String> {
+        Ok(())
+    }
+    fn appended(&mut self, _: &Entry) {}
+    fn committed(&mut self) {}
+    fn abandoned(&mut self) {}
 }
 
 /// A statement to append, with what the appliance observed when it arrived.
@@ -316,16 +346,27 @@ impl Store {
         &self,
         batch: Vec<Submission>,
     ) -> Result<Vec<Result<Appended, Refused>>, StoreError> {
+        self.append_batch_gated(batch, &mut OpenGate)
+    }
+
+    /// [`Store::append_batch`] with admission decided by `gate`.
+    pub fn append_batch_gated(
+        &self,
+        batch: Vec<Submission>,
+        gate: &mut dyn Gate,
+    ) -> Result<Vec<Result<Appended, Refused>>, StoreError> {
         self.writable().map_err(StoreError::NotWritable)?;
         // Holding the head lock for the whole batch makes this the only writer.
         let mut head = lock(&self.head);
-        let result = self.write_batch(&head, batch);
+        let result = self.write_batch(&head, batch, gate);
         match result {
             Ok((new_head, out)) => {
                 *head = new_head;
+                gate.committed();
                 Ok(out)
             }
             Err(e) => {
+                gate.abandoned();
                 // The on-disk state is whatever the last commit left; a reopen re-checks it.
                 *lock(&self.writable) = Err(format!("a write failed: {e}"));
                 Err(e)
@@ -337,6 +378,7 @@ impl Store {
         &self,
         head: &Head,
         batch: Vec<Submission>,
+        gate: &mut dyn Gate,
     ) -> Result<(Head, Vec<Result<Appended, Refused>>), StoreError> {
         let txn = self.db.begin_write()?;
         let mut out = Vec::with_capacity(batch.len());
@@ -365,6 +407,10 @@ impl Store {
                     }
                     continue;
                 }
+                if let Err(why) = gate.admit(v) {
+                    out.push(Err(Refused::Denied(why)));
+                    continue;
+                }
                 let index = size;
                 let entry = Entry::new(index, sub.received_ms, sub.clock, v);
                 let leaf = entry.leaf_hash();
@@ -386,6 +432,7 @@ impl Store {
                 t.nonces.insert((v.signer(), st.nonce()), index)?;
                 t.payloads.insert(&payload, index)?;
                 t.index_entry(&entry)?;
+                gate.appended(&entry);
                 size += 1;
                 out.push(Ok(Appended {
                     index,

@@ -247,6 +247,7 @@ fn concurrent_submitters_share_commits_and_each_is_logged_once() {
     let c = Arc::new(Committer::start(
         s.clone(),
         4096,
+        Box::new(vigil_store::OpenGate),
         Some(Box::new(move |n, _| b2.lock().expect("lock").push(n))),
     ));
     let threads: Vec<_> = (0..8u64)
@@ -294,6 +295,7 @@ fn full_queue_is_refused_at_once_and_shutdown_drains() {
     let c = Committer::start(
         s.clone(),
         4,
+        Box::new(vigil_store::OpenGate),
         Some(Box::new(move |_, _| {
             let _ = hold_rx.lock().expect("lock").recv();
         })),
@@ -322,4 +324,70 @@ fn full_queue_is_refused_at_once_and_shutdown_drains() {
         );
     }
     assert_eq!(s.head().size, 5);
+}
+
+/// A gate that refuses a signer once an entry titled "revoke <signer>" was appended.
+#[derive(Default)]
+struct RevokingGate {
+    published: Vec<String>,
+    pending: Vec<String>,
+    commits: usize,
+}
+
+impl vigil_store::Gate for RevokingGate {
+    fn admit(&mut self, v: &vigil_core::Verified) -> Result<(), String> {
+        if self.pending.iter().any(|r| r == v.signer()) {
+            return Err(format!("{} is revoked", v.signer()));
+        }
+        Ok(())
+    }
+    fn appended(&mut self, e: &vigil_core::Entry) {
+        if let Some(who) = e
+            .statement()
+            .alert()
+            .and_then(|a| a.title.strip_prefix("revoke "))
+        {
+            self.pending.push(who.to_owned());
+        }
+    }
+    fn committed(&mut self) {
+        self.published = self.pending.clone();
+        self.commits += 1;
+    }
+    fn abandoned(&mut self) {
+        self.pending = self.published.clone();
+    }
+}
+
+#[test]
+fn the_gate_sees_earlier_entries_of_the_same_batch() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = open(&dir);
+    let mut gate = RevokingGate::default();
+    let batch = vec![
+        alert(1, "nas", 1),
+        submit_text(
+            &alert_text(2, "info", "default", "revoke nas"),
+            "admin",
+            &source_key(2),
+            2,
+        ),
+        alert(3, "nas", 1),
+        alert(4, "web", 3),
+    ];
+    let out = s.append_batch_gated(batch, &mut gate).expect("append");
+    assert!(out[0].is_ok() && out[1].is_ok() && out[3].is_ok());
+    assert_eq!(out[2], Err(Refused::Denied("nas is revoked".into())));
+    assert_eq!(s.head().size, 3, "the refused one was not logged");
+    assert_eq!(
+        (gate.commits, gate.published.clone()),
+        (1, vec!["nas".to_string()])
+    );
+    // A refused-only batch commits nothing and signs no new checkpoint.
+    let before = s.head();
+    let out = s
+        .append_batch_gated(vec![alert(5, "nas", 1)], &mut gate)
+        .expect("append");
+    assert!(out[0].is_err());
+    assert_eq!(s.head(), before);
 }
