@@ -6,6 +6,7 @@
 
 pub mod checkpoint;
 pub mod entry;
+pub mod keyfile;
 pub mod merkle;
 pub mod note;
 pub mod policy;
