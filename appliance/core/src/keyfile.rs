@@ -31,8 +31,10 @@ pub fn encode(key: &SigningKey, comment: &str) -> Result<Zeroizing<String>, KeyF
         public: Ed25519PublicKey(key.verifying_key().to_bytes()),
         private: Ed25519PrivateKey::from_bytes(&key.to_bytes()),
     };
-    let pk = PrivateKey::new(KeypairData::Ed25519(kp), comment).map_err(|_| KeyFileError::Malformed)?;
-    pk.to_openssh(LineEnding::LF).map_err(|_| KeyFileError::Malformed)
+    let pk =
+        PrivateKey::new(KeypairData::Ed25519(kp), comment).map_err(|_| KeyFileError::Malformed)?;
+    pk.to_openssh(LineEnding::LF)
+        .map_err(|_| KeyFileError::Malformed)
 }
 
 /// Decodes an unencrypted OpenSSH Ed25519 private key file.
@@ -41,7 +43,9 @@ pub fn decode(text: &str) -> Result<SigningKey, KeyFileError> {
     if pk.is_encrypted() {
         return Err(KeyFileError::Encrypted);
     }
-    let KeypairData::Ed25519(kp) = pk.key_data() else { return Err(KeyFileError::NotEd25519) };
+    let KeypairData::Ed25519(kp) = pk.key_data() else {
+        return Err(KeyFileError::NotEd25519);
+    };
     let key = SigningKey::from_bytes(&kp.private.to_bytes());
     if key.verifying_key().to_bytes() != kp.public.0 {
         return Err(KeyFileError::Mismatch);

@@ -216,13 +216,22 @@ fn openssh_private_key_files_round_trip_and_match_ssh_keygen() {
     // The dev key written by ssh-keygen decodes and matches its .pub.
     let text = std::fs::read_to_string("../../keys/dev/source-dev").expect("dev key");
     let key = keyfile::decode(&text).expect("ssh-keygen key decodes");
-    assert_eq!(key.verifying_key(), sig::parse_openssh_public_key(SOURCE_PUB).expect("pub"));
+    assert_eq!(
+        key.verifying_key(),
+        sig::parse_openssh_public_key(SOURCE_PUB).expect("pub")
+    );
     // Ours round-trips.
     let k = key_seeded(11);
     let file = keyfile::encode(&k, "x").expect("encodes");
     assert!(file.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
-    assert_eq!(keyfile::decode(&file).expect("decodes").to_bytes(), k.to_bytes());
-    assert_eq!(keyfile::decode("hello").err(), Some(KeyFileError::Malformed));
+    assert_eq!(
+        keyfile::decode(&file).expect("decodes").to_bytes(),
+        k.to_bytes()
+    );
+    assert_eq!(
+        keyfile::decode("hello").err(),
+        Some(KeyFileError::Malformed)
+    );
 }
 
 fn key_seeded(n: u8) -> SigningKey {

@@ -2,9 +2,9 @@
 //! concurrent submitters share one fsync. A submitter's ticket resolves only after its batch is
 //! durable.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -44,9 +44,9 @@ pub type CommitHook = Box<dyn Fn(usize, Duration) + Send>;
 
 /// The single writer.
 pub struct Committer {
-    tx: Option<SyncSender<Job>>,
+    tx: Mutex<Option<SyncSender<Job>>>,
     depth: Arc<AtomicUsize>,
-    thread: Option<JoinHandle<()>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
     capacity: usize,
 }
 
@@ -75,9 +75,9 @@ impl Committer {
             .spawn(move || writer(store, rx, d, gate, hook))
             .ok();
         Committer {
-            tx: Some(tx),
+            tx: Mutex::new(Some(tx)),
             depth,
-            thread,
+            thread: Mutex::new(thread),
             capacity,
         }
     }
@@ -85,7 +85,12 @@ impl Committer {
     /// Queues a submission; fails at once when the queue is full.
     pub fn submit(&self, sub: Submission) -> Result<Ticket, QueueFull> {
         let (reply, ticket) = oneshot::channel();
-        let tx = self.tx.as_ref().ok_or(QueueFull)?;
+        let tx = self
+            .tx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or(QueueFull)?;
         self.depth.fetch_add(1, Ordering::SeqCst);
         match tx.try_send(Job { sub, reply }) {
             Ok(()) => Ok(ticket),
@@ -107,13 +112,20 @@ impl Committer {
     }
 
     /// Stops taking submissions, commits everything queued, and waits for the writer to finish.
-    pub fn shutdown(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
-        drop(self.tx.take());
-        if let Some(t) = self.thread.take() {
+    /// Later submissions are refused as [`QueueFull`].
+    pub fn shutdown(&self) {
+        drop(
+            self.tx
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        if let Some(t) = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
             let _ = t.join();
         }
     }
@@ -121,7 +133,7 @@ impl Committer {
 
 impl Drop for Committer {
     fn drop(&mut self) {
-        self.stop();
+        self.shutdown();
     }
 }
 

@@ -1,0 +1,332 @@
+//! vigild: the appliance daemon. The binary is glue; this library does the work so tests can
+//! start a real daemon on 127.0.0.1:0 ([`Daemon::start`]) or call the router without sockets
+//! ([`server::app`]).
+
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod files;
+pub mod limits;
+pub mod logging;
+pub mod metrics;
+pub mod provision;
+pub mod server;
+pub mod state;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use vigil_core::{NoteSigner, SigningKey, keyfile};
+use vigil_store::{Committer, Store};
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::state::{AppState, DaemonGate, Shared, device_statement, read};
+
+/// Why the daemon refused to start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A file in the state directory.
+    #[error(transparent)]
+    File(#[from] files::FileError),
+    /// Provisioning.
+    #[error(transparent)]
+    Provision(#[from] provision::ProvisionError),
+    /// TLS.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// The log.
+    #[error("log: {0}")]
+    Store(#[from] vigil_store::StoreError),
+    /// Binding a listener.
+    #[error("cannot listen on {addr}: {why}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        why: String,
+    },
+    /// Anything else, said plainly.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A running daemon.
+pub struct Daemon {
+    /// HTTPS address actually bound.
+    pub addr: SocketAddr,
+    /// Redirect address actually bound.
+    pub http_addr: Option<SocketAddr>,
+    /// CA certificate (PEM).
+    pub ca_pem: String,
+    /// CA fingerprint (`SHA256:…`).
+    pub ca_fingerprint: String,
+    /// Log verifier key.
+    pub vkey: String,
+    /// True when the log was empty at start (first boot).
+    pub first_boot: bool,
+    /// Dev keys created at this start (embedded default only).
+    pub dev_keys: Vec<PathBuf>,
+    /// Shared state (tests inspect it).
+    pub state: Arc<AppState>,
+    /// The TLS certificate resolver (renewal swaps its certificate).
+    pub resolver: Arc<tls::Resolver>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("addr", &self.addr)
+            .field("vkey", &self.vkey)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Loads the device log key from `DIR/log.key`, creating it (and `DIR/log.vkey`) on first start.
+fn device_key(settings: &Settings) -> Result<SigningKey, StartError> {
+    let path = settings.state_dir.join("log.key");
+    if !path.exists() {
+        let key = SigningKey::from_bytes(&files::random_seed());
+        let text = keyfile::encode(&key, &format!("vigil log key {}", settings.origin))
+            .map_err(|e| files::err(&path, e))?;
+        files::write_secret(&path, text.as_bytes())?;
+    }
+    let text = files::read_secret(&path)?;
+    keyfile::decode(&text).map_err(|e| files::err(&path, e).into())
+}
+
+fn now_secs(clock: &dyn Clock) -> u64 {
+    clock.now_secs()
+}
+
+impl Daemon {
+    /// Starts everything: state directory, keys, CA, log (with its self-check), provisioning
+    /// import, `boot/v1`, the committer, the listeners and the renewal and pruning tasks.
+    pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Daemon, StartError> {
+        let dir = &settings.state_dir;
+        std::fs::create_dir_all(dir).map_err(|e| files::err(dir, e))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| files::err(dir, e))?;
+
+        let key = device_key(&settings)?;
+        let signer = NoteSigner::new(&settings.origin, key.clone())
+            .map_err(|e| StartError::Other(e.to_string()))?;
+        let vkey = signer.verifier().vkey();
+        files::write_public(&dir.join("log.vkey"), format!("{vkey}\n").as_bytes())?;
+        let ca = tls::Ca::load_or_create(&tls::tls_dir(dir), &settings.origin)?;
+
+        let store = Arc::new(Store::open(&settings.log_path(), signer)?);
+        if let Err(why) = store.writable() {
+            tracing::error!(reason = %why, "log self-check failed: serving reads only, refusing writes");
+        }
+        let mut projection = Shared::new(key.verifying_key());
+        store.for_each_entry(|e| projection.apply(&e))?;
+        let first_boot = store.head().size == 0;
+        let shared = Arc::new(RwLock::new(projection));
+        let mut gate = DaemonGate::new(shared.clone());
+
+        // Provisioning import and the boot entry, device-signed, before anyone else may write.
+        let mut keys = provision::read_keys(&settings.provision)?;
+        let mut dev_keys = Vec::new();
+        if keys.is_empty()
+            && settings.embedded_default
+            && read(&shared).registry.principals().next().is_none()
+        {
+            dev_keys = provision::make_dev_keys(&settings.provision)?;
+            keys = provision::read_keys(&settings.provision)?;
+        }
+        let policy_text = match provision::read_policy(&settings.provision)? {
+            Some((text, _)) => text,
+            None => vigil_core::policy::DEFAULT_POLICY.to_owned(),
+        };
+        if store.writable().is_ok() {
+            let now = now_secs(clock.as_ref());
+            let mut batch = provision::plan_import(
+                &read(&shared),
+                &keys,
+                &policy_text,
+                &key,
+                &settings.origin,
+                now,
+            )?;
+            let boot = device_statement(
+                &key,
+                &settings.origin,
+                now,
+                "boot/v1",
+                &[
+                    ("version", env!("CARGO_PKG_VERSION")),
+                    ("image", &settings.image_id),
+                ],
+                "",
+            )
+            .map_err(StartError::Other)?;
+            batch.push(boot);
+            let synced = clock.synced();
+            let subs = batch
+                .into_iter()
+                .map(|v| vigil_store::Submission {
+                    verified: v,
+                    received_ms: clock.now_ms(),
+                    clock: if synced {
+                        vigil_core::ClockState::Synced
+                    } else {
+                        vigil_core::ClockState::Unsynced
+                    },
+                })
+                .collect::<Vec<_>>();
+            let n = subs.len();
+            for r in store.append_batch_gated(subs, &mut gate)? {
+                r.map_err(|e| StartError::Other(format!("provisioning entry refused: {e}")))?;
+            }
+            tracing::info!(entries = n, "logged provisioning and boot entries");
+        }
+
+        let policy = read(&shared).policy.clone();
+        let metrics = Arc::new(metrics::Metrics::default());
+        let m = metrics.clone();
+        let committer = Committer::start(
+            store.clone(),
+            policy.limits.queue,
+            Box::new(gate),
+            Some(Box::new(move |n, took| m.commit(n, took))),
+        );
+        let state = Arc::new(AppState {
+            origin: settings.origin.clone(),
+            store,
+            committer,
+            shared,
+            clock,
+            device_key: key,
+            limits: policy.limits.clone(),
+            auth_failures: limits::AuthFailures::new(&policy),
+            sources: limits::SourceLimits::new(&policy),
+            nonces: state::NonceCache::default(),
+            metrics,
+            ca_pem: ca.cert_pem().to_owned(),
+        });
+
+        let leaf = ca.issue_leaf(&settings.tls_names, &settings.tls_addresses)?;
+        let resolver = Arc::new(tls::Resolver::new(leaf));
+        let tls_config = Arc::new(tls::server_config(resolver.clone())?);
+
+        let listener =
+            TcpListener::bind(settings.listen)
+                .await
+                .map_err(|e| StartError::Listen {
+                    addr: settings.listen,
+                    why: e.to_string(),
+                })?;
+        let addr = listener.local_addr().map_err(|e| StartError::Listen {
+            addr: settings.listen,
+            why: e.to_string(),
+        })?;
+        let (shutdown, rx) = watch::channel(false);
+        let stopped = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let mut tasks = Vec::new();
+        let router = server::app(state.clone());
+        let limits = state.limits.clone();
+        tasks.push(tokio::spawn(server::serve_tls(
+            router,
+            listener,
+            tls_config,
+            limits,
+            stopped(rx.clone()),
+            Duration::from_secs(10),
+        )));
+        let http_addr = match settings.http_listen {
+            Some(a) => {
+                let l = TcpListener::bind(a).await.map_err(|e| StartError::Listen {
+                    addr: a,
+                    why: e.to_string(),
+                })?;
+                let bound = l.local_addr().map_err(|e| StartError::Listen {
+                    addr: a,
+                    why: e.to_string(),
+                })?;
+                tasks.push(tokio::spawn(server::serve_redirect(
+                    l,
+                    addr.port(),
+                    stopped(rx.clone()),
+                )));
+                Some(bound)
+            }
+            None => None,
+        };
+        // Leaf renewal every 12 hours, swapped in without touching open connections.
+        {
+            let (resolver, names, ips, rx) = (
+                resolver.clone(),
+                settings.tls_names.clone(),
+                settings.tls_addresses.clone(),
+                rx.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(tls::RENEW_EVERY);
+                tick.tick().await;
+                let stop = stopped(rx);
+                tokio::pin!(stop);
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => match ca.issue_leaf(&names, &ips) {
+                            Ok(k) => { resolver.replace(k); tracing::info!("renewed the TLS certificate"); }
+                            Err(e) => tracing::error!(error = %e, "TLS certificate renewal failed; the current one stays"),
+                        },
+                        () = &mut stop => break,
+                    }
+                }
+            }));
+        }
+        // Pruning of rate-limiter state.
+        {
+            let (st, rx) = (state.clone(), rx.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(60));
+                let stop = stopped(rx);
+                tokio::pin!(stop);
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => { st.auth_failures.prune(); st.sources.prune(); }
+                        () = &mut stop => break,
+                    }
+                }
+            }));
+        }
+        let ca_fingerprint = tls::pem_to_der(&state.ca_pem)
+            .map(|d| tls::fingerprint_der(&d))
+            .unwrap_or_default();
+        Ok(Daemon {
+            addr,
+            http_addr,
+            ca_pem: state.ca_pem.clone(),
+            ca_fingerprint,
+            vkey,
+            first_boot,
+            dev_keys,
+            state,
+            resolver,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Graceful stop: stop accepting, let in-flight requests finish, commit what is queued.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        let st = self.state.clone();
+        let _ = tokio::task::spawn_blocking(move || st.committer.shutdown()).await;
+    }
+}

@@ -1,0 +1,239 @@
+//! Rate limits (SPEC §6): per client IP before any parsing (tower-governor; IPv6 grouped by
+//! /64, `X-Forwarded-For` never trusted), per-IP authentication failures (beyond the burst, 429
+//! without verifying), and per source key after verification (so a forger cannot spend a
+//! victim's quota).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::ConnectInfo;
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tower_governor::GovernorError;
+use tower_governor::key_extractor::KeyExtractor;
+use vigil_core::Policy;
+
+/// The rate-limiting key of a client: its IPv4 address, or its IPv6 /64.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+/// tower-governor key: the peer address of the TCP connection, grouped by [`client_key`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerKey;
+
+impl KeyExtractor for PeerKey {
+    type Key = IpAddr;
+    fn extract<T>(&self, req: &http::Request<T>) -> Result<IpAddr, GovernorError> {
+        req.extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| client_key(c.0.ip()))
+            .ok_or(GovernorError::UnableToExtractKey)
+    }
+}
+
+use axum::http;
+
+fn nz(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN)
+}
+
+/// A quota of `burst`, refilled at `per` per `period`.
+pub fn quota(burst: u32, per: u32, period: Duration) -> Quota {
+    let per = per.max(1);
+    Quota::with_period(period / per)
+        .unwrap_or_else(|| Quota::per_second(nz(1)))
+        .allow_burst(nz(burst))
+}
+
+/// Most clients tracked by the failure and source limiters before the oldest state is pruned.
+pub const MAX_TRACKED: usize = 65_536;
+
+/// Authentication failures per client.
+#[derive(Debug)]
+pub struct AuthFailures {
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    blocked: Mutex<HashMap<IpAddr, Instant>>,
+}
+
+impl AuthFailures {
+    /// From the policy's limits.
+    pub fn new(policy: &Policy) -> Self {
+        let l = &policy.limits;
+        AuthFailures {
+            limiter: RateLimiter::keyed(quota(
+                l.auth_fail_burst,
+                l.auth_fail_per_minute,
+                Duration::from_secs(60),
+            )),
+            blocked: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// If the client is over its failure budget: how long until it may try again.
+    pub fn blocked(&self, ip: IpAddr) -> Option<Duration> {
+        let key = client_key(ip);
+        let mut b = self
+            .blocked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let until = *b.get(&key)?;
+        let now = Instant::now();
+        if until <= now {
+            b.remove(&key);
+            return None;
+        }
+        Some(until - now)
+    }
+
+    /// Records a failure; past the burst the client is blocked until a token refills.
+    pub fn record(&self, ip: IpAddr) {
+        let key = client_key(ip);
+        if let Err(not_until) = self.limiter.check_key(&key) {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let mut b = self
+                .blocked
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if b.len() >= MAX_TRACKED {
+                let now = Instant::now();
+                b.retain(|_, t| *t > now);
+            }
+            if b.len() < MAX_TRACKED {
+                b.insert(key, Instant::now() + wait);
+            }
+        }
+    }
+
+    /// Drops stale state (called periodically).
+    pub fn prune(&self) {
+        self.limiter.retain_recent();
+        let now = Instant::now();
+        self.blocked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|_, t| *t > now);
+    }
+}
+
+/// Per-source statement rates: the policy's default for most, own limiters for overrides.
+#[derive(Debug)]
+pub struct SourceLimits {
+    default: DefaultKeyedRateLimiter<String>,
+    overrides: HashMap<String, DefaultDirectRateLimiter>,
+}
+
+impl SourceLimits {
+    /// From the policy.
+    pub fn new(policy: &Policy) -> Self {
+        let l = &policy.limits;
+        let minute = Duration::from_secs(60);
+        let overrides = policy
+            .sources
+            .iter()
+            .filter(|(_, r)| r.burst.is_some() || r.per_minute.is_some())
+            .map(|(name, _)| {
+                let (burst, per) = policy.rate(name);
+                (name.clone(), RateLimiter::direct(quota(burst, per, minute)))
+            })
+            .collect();
+        SourceLimits {
+            default: RateLimiter::keyed(quota(l.source_burst, l.source_per_minute, minute)),
+            overrides,
+        }
+    }
+
+    /// Takes one token for `source`; on refusal, how long to wait.
+    pub fn check(&self, source: &str) -> Result<(), Duration> {
+        let now = DefaultClock::default().now();
+        let r = match self.overrides.get(source) {
+            Some(l) => l.check(),
+            None => self.default.check_key(&source.to_owned()),
+        };
+        r.map_err(|nu| nu.wait_time_from(now))
+    }
+
+    /// Drops stale state.
+    pub fn prune(&self) {
+        self.default.retain_recent();
+    }
+}
+
+/// Whole seconds for a `Retry-After` header (at least 1).
+pub fn retry_after_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0).max(u64::from(d.is_zero()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_is_grouped_by_64_and_mapped_v4_unwrapped() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().expect("ip");
+        let c: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        assert_eq!(client_key(a), client_key(b));
+        assert_ne!(client_key(a), client_key(c));
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().expect("ip");
+        assert_eq!(
+            client_key(mapped),
+            "192.0.2.7".parse::<IpAddr>().expect("ip")
+        );
+    }
+
+    #[test]
+    fn failures_block_after_the_burst() {
+        let mut p = Policy::default_policy();
+        p.limits.auth_fail_burst = 3;
+        let f = AuthFailures::new(&p);
+        let ip: IpAddr = "192.0.2.1".parse().expect("ip");
+        for _ in 0..3 {
+            assert!(f.blocked(ip).is_none());
+            f.record(ip);
+        }
+        assert!(f.blocked(ip).is_none(), "the burst itself is allowed");
+        f.record(ip);
+        let wait = f.blocked(ip).expect("blocked after the burst");
+        assert!(
+            wait <= Duration::from_secs(60) && wait > Duration::from_secs(50),
+            "{wait:?}"
+        );
+        assert!(
+            f.blocked("192.0.2.2".parse().expect("ip")).is_none(),
+            "other clients unaffected"
+        );
+    }
+
+    #[test]
+    fn source_overrides() {
+        let p = Policy::parse("[sources.\"web01\"]\nburst = 2\nper_minute = 1\n").expect("policy");
+        let s = SourceLimits::new(&p);
+        assert!(s.check("web01").is_ok() && s.check("web01").is_ok());
+        assert!(s.check("web01").is_err());
+        for _ in 0..20 {
+            assert!(s.check("nas").is_ok(), "default burst 20");
+        }
+        assert!(s.check("nas").is_err());
+    }
+
+    #[test]
+    fn retry_after_rounds_up() {
+        assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
+        assert_eq!(retry_after_secs(Duration::from_secs(2)), 2);
+        assert_eq!(retry_after_secs(Duration::from_millis(2100)), 3);
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+    }
+}

@@ -1,0 +1,216 @@
+//! What the handlers share: the log, the committer, the enrolled keys and policy (a projection of
+//! the log, updated only by the commit path), limits, metrics and the signed-read nonce cache.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use vigil_core::registry::DEVICE;
+use vigil_core::statement::Content;
+use vigil_core::{Entry, Policy, Registry, SigningKey, Statement, Verified, sig};
+use vigil_store::{Committer, Gate, Store};
+
+use crate::clock::Clock;
+use crate::limits::{AuthFailures, SourceLimits};
+use crate::metrics::Metrics;
+
+/// The projection of the log the daemon decides with.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// Enrolled keys.
+    pub registry: Registry,
+    /// The policy in force (the last `policy/v1` entry).
+    pub policy: Policy,
+    /// SHA-256 of the policy file in force, if one was logged.
+    pub policy_sha: Option<[u8; 32]>,
+}
+
+impl Shared {
+    /// Empty projection for a device key.
+    pub fn new(device: vigil_core::VerifyingKey) -> Self {
+        Shared {
+            registry: Registry::new(device),
+            policy: Policy::default_policy(),
+            policy_sha: None,
+        }
+    }
+
+    /// Folds one committed entry in.
+    pub fn apply(&mut self, e: &Entry) {
+        self.registry.apply(e);
+        if let Content::Policy { sha256 } = e.statement().content() {
+            // A logged policy parsed when it was loaded; should it not parse now (a newer, stricter
+            // vigil), the previous policy stays in force and the start-up import reports it.
+            if let Ok(p) = Policy::parse(e.statement().body()) {
+                self.policy = p;
+                self.policy_sha = Some(*sha256);
+            }
+        }
+    }
+}
+
+/// The daemon's admission gate: decides on the pending projection (which includes earlier
+/// entries of the same batch) and publishes it once the batch is durable.
+pub struct DaemonGate {
+    published: Arc<RwLock<Shared>>,
+    pending: Shared,
+    on_commit: Vec<Box<dyn FnMut(&[Entry]) + Send>>,
+    batch: Vec<Entry>,
+}
+
+impl DaemonGate {
+    /// A gate publishing into `published`.
+    pub fn new(published: Arc<RwLock<Shared>>) -> Self {
+        let pending = read(&published).clone();
+        DaemonGate {
+            published,
+            pending,
+            on_commit: Vec::new(),
+            batch: Vec::new(),
+        }
+    }
+
+    /// Adds a callback run with each committed batch's new entries (display, metrics).
+    pub fn on_commit(&mut self, f: impl FnMut(&[Entry]) + Send + 'static) {
+        self.on_commit.push(Box::new(f));
+    }
+}
+
+impl Gate for DaemonGate {
+    fn admit(&mut self, v: &Verified) -> Result<(), String> {
+        self.pending.registry.admit(v).map_err(|e| e.to_string())
+    }
+    fn appended(&mut self, entry: &Entry) {
+        self.pending.apply(entry);
+        self.batch.push(entry.clone());
+    }
+    fn committed(&mut self) {
+        *write(&self.published) = self.pending.clone();
+        let batch = std::mem::take(&mut self.batch);
+        for f in &mut self.on_commit {
+            f(&batch);
+        }
+    }
+    fn abandoned(&mut self) {
+        self.pending = read(&self.published).clone();
+        self.batch.clear();
+    }
+}
+
+/// Read lock, surviving poisoning (the data is a projection that is replaced whole).
+pub fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Write lock, surviving poisoning.
+pub fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Most signed-read nonces remembered; beyond it reads get 503 until old ones expire.
+pub const MAX_READ_NONCES: usize = 100_000;
+
+/// Signed-read nonces seen recently (each accepted once).
+#[derive(Debug, Default)]
+pub struct NonceCache {
+    seen: Mutex<HashMap<(String, String), u64>>,
+}
+
+/// Outcome of [`NonceCache::insert`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonceOutcome {
+    /// First use.
+    Fresh,
+    /// Seen before.
+    Reused,
+    /// The cache is full of unexpired nonces.
+    Full,
+}
+
+impl NonceCache {
+    /// Records `(key, nonce)` until `expires_ms`.
+    pub fn insert(&self, key: &str, nonce: &str, now_ms: u64, expires_ms: u64) -> NonceOutcome {
+        let mut m = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let k = (key.to_owned(), nonce.to_owned());
+        if m.get(&k).is_some_and(|&exp| exp > now_ms) {
+            return NonceOutcome::Reused;
+        }
+        if m.len() >= MAX_READ_NONCES {
+            m.retain(|_, exp| *exp > now_ms);
+            if m.len() >= MAX_READ_NONCES {
+                return NonceOutcome::Full;
+            }
+        }
+        m.insert(k, expires_ms);
+        NonceOutcome::Fresh
+    }
+}
+
+/// Everything the handlers need.
+pub struct AppState {
+    /// Log origin.
+    pub origin: String,
+    /// The log.
+    pub store: Arc<Store>,
+    /// The single writer.
+    pub committer: Committer,
+    /// Keys and policy.
+    pub shared: Arc<RwLock<Shared>>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// The device key (signs boot, policy, button-ack and provisioning entries).
+    pub device_key: SigningKey,
+    /// Policy limits at start.
+    pub limits: vigil_core::policy::Limits,
+    /// Per-IP authentication failures.
+    pub auth_failures: AuthFailures,
+    /// Per-source rates.
+    pub sources: SourceLimits,
+    /// Signed-read nonces.
+    pub nonces: NonceCache,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// The CA certificate (PEM).
+    pub ca_pem: String,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("origin", &self.origin)
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds and signs a device statement (`boot/v1`, `policy/v1`, `key-enroll/v1`, `ack/v1`).
+pub fn device_statement(
+    key: &SigningKey,
+    origin: &str,
+    now_secs: u64,
+    type_line: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Result<Verified, String> {
+    let mut text = format!(
+        "{type_line}\nto: {origin}\nts: {now_secs}\nnonce: {}\n",
+        crate::files::random_nonce()
+    );
+    for (k, v) in headers {
+        text.push_str(&format!("{k}: {v}\n"));
+    }
+    if !body.is_empty() {
+        text.push('\n');
+        text.push_str(body);
+    }
+    let st = Statement::parse(text.as_bytes()).map_err(|e| e.to_string())?;
+    sig::verify(
+        st,
+        DEVICE,
+        &key.verifying_key(),
+        sig::sign_raw(text.as_bytes(), key),
+    )
+    .map_err(|e| e.to_string())
+}
