@@ -167,6 +167,11 @@ impl Appliance {
         p
     }
 
+    /// The daemon clock, unix seconds.
+    pub fn now(&self) -> u64 {
+        self.clock.now_ms() / 1000
+    }
+
     /// Current log size.
     pub fn log_size(&self) -> u64 {
         self.daemon().state.store.head().size

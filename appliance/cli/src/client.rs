@@ -165,6 +165,21 @@ impl Client {
         self.finish(&url, r)
     }
 
+    /// GET `path` with extra headers.
+    pub fn get_with_headers(
+        &self,
+        path: &str,
+        headers: &[(String, String)],
+    ) -> Result<Answer, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let mut req = self.agent.get(&url);
+        for (k, v) in headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        let r = req.call();
+        self.finish(&url, r)
+    }
+
     /// POST `body` to `path` with extra headers.
     pub fn post(
         &self,

@@ -1,0 +1,559 @@
+//! One test per refusal of SPEC §5: each checks the status, the stable code, and that nothing
+//! was logged.
+
+use vigil_cli::client;
+use vigil_e2e::{ADMIN, AUDITOR, Appliance, ORIGIN, Options, SOURCE, SOURCE2, test_key};
+
+/// Asserts status and code, and that the log did not grow.
+fn refused(a: &Appliance, before: u64, ans: &vigil_cli::Answer, status: u16, code: &str) {
+    assert_eq!(
+        (ans.status, ans.error_code().as_deref()),
+        (status, Some(code)),
+        "body: {}",
+        ans.text()
+    );
+    let v: serde_json::Value = serde_json::from_slice(&ans.body).expect("JSON error");
+    assert!(v["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    assert_eq!(a.log_size(), before, "nothing logged");
+}
+
+#[test]
+fn accepted_alert_gets_201_and_a_verifying_receipt() {
+    let a = Appliance::start();
+    let before = a.log_size();
+    let st = a.alert("warning", "disk", "disk full");
+    let ans = a.post_signed("/v1/alerts", &st, SOURCE);
+    assert_eq!(ans.status, 201, "{}", ans.text());
+    assert_eq!(a.verify_receipt(&ans.body), before);
+    assert!(
+        ans.hsts.is_some_and(|h| h.contains("max-age")),
+        "HSTS on every HTTPS answer"
+    );
+    // An exact retry: 200, same index, nothing new.
+    let again = a.post_signed("/v1/alerts", &st, SOURCE);
+    assert_eq!(again.status, 200);
+    assert_eq!(a.verify_receipt(&again.body), before);
+    assert_eq!(a.log_size(), before + 1);
+}
+
+#[test]
+fn forged_signature() {
+    let a = Appliance::start();
+    let before = a.log_size();
+    let st = a.alert("info", "x", "t");
+    // Signed by another key but claiming to be `nas`.
+    let h = client::statement_headers(st.as_bytes(), SOURCE.0, &test_key(99));
+    refused(
+        &a,
+        before,
+        &a.client
+            .post("/v1/alerts", st.as_bytes(), &h)
+            .expect("reach"),
+        401,
+        "bad_signature",
+    );
+    // Signed by nas, statement changed afterwards.
+    let h = client::statement_headers(st.as_bytes(), SOURCE.0, &test_key(SOURCE.1));
+    let changed = st.replace("severity: info", "severity: critical");
+    refused(
+        &a,
+        before,
+        &a.client
+            .post("/v1/alerts", changed.as_bytes(), &h)
+            .expect("reach"),
+        401,
+        "bad_signature",
+    );
+}
+
+#[test]
+fn unsigned_and_unknown_key() {
+    let a = Appliance::start();
+    let before = a.log_size();
+    let st = a.alert("info", "x", "t");
+    refused(
+        &a,
+        before,
+        &a.client
+            .post("/v1/alerts", st.as_bytes(), &[])
+            .expect("reach"),
+        401,
+        "unsigned",
+    );
+    refused(
+        &a,
+        before,
+        &a.post_signed("/v1/alerts", &st, ("stranger", 77)),
+        401,
+        "unknown_key",
+    );
+}
+
+#[test]
+fn wrong_audience() {
+    let a = Appliance::start();
+    let before = a.log_size();
+    let st = a.alert("info", "x", "t").replace(ORIGIN, "other.vigil/log");
+    refused(
+        &a,
+        before,
+        &a.post_signed("/v1/alerts", &st, SOURCE),
+        422,
+        "wrong_audience",
+    );
+}
+
+#[test]
+fn stale_ts_only_while_synced() {
+    let a = Appliance::start();
+    let before = a.log_size();
+    let now = a.now();
+    let st = a
+        .alert("info", "x", "t")
+        .replace(&format!("ts: {now}"), &format!("ts: {}", now - 301));
+    refused(
+        &a,
+        before,
+        &a.post_signed("/v1/alerts", &st, SOURCE),
+        422,
+        "stale",
+    );
+    let future = a
+        .alert("info", "x", "t2")
+        .replace(&format!("ts: {now}"), &format!("ts: {}", now + 301));
+    refused(
+        &a,
+        before,
+        &a.post_signed("/v1/alerts", &future, SOURCE),
+        422,
+        "stale",
+    );
+    // Without NTP the appliance cannot judge ts: accepted, and the entry says so.
+    a.clock.set_synced(false);
+    let ans = a.post_signed("/v1/alerts", &st, SOURCE);
+    assert_eq!(ans.status, 201, "{}", ans.text());
+    let entry = String::from_utf8(
+        a.daemon()
+            .state
+            .store
+            .entry(before)
+            .expect("read")
+            .expect("entry"),
+    )
+    .expect("utf8");
+    assert!(entry.contains("clock: unsynced"));
+}
+
+#[test]
+fn nonce_reuse_with_other_bytes() {
+    let a = Appliance::start();
+    let st = a.alert("info", "x", "first");
+    assert_eq!(a.post_signed("/v1/alerts", &st, SOURCE).status, 201);
+    let before = a.log_size();
+    let other = st.replace("title: first", "title: second");
+    refused(
+        &a,
+        before,
+        &a.post_signed("/v1/alerts", &other, SOURCE),
+        409,
+        "replay",
+    );
+    // The same nonce from another source is its own.
+    assert_eq!(a.post_signed("/v1/alerts", &other, SOURCE2).status, 201);
+}
+
+#[test]
+fn oversized_bodies_and_statements() {
+    let a = Appliance::start();
+    let before = a.log_size();
+    let huge = format!("{}{}", a.alert("info", "x", "t"), "x".repeat(17 * 1024));
+    refused(
+        &a,
+        before,
+        &a.post_signed("/v1/alerts", &huge, SOURCE),
+        413,
+        "too_large",
+    );
+    let big = format!("{}{}", a.alert("info", "x", "t"), "x".repeat(4096));
+    refused(
+        &a,
+        before,
+        &a.post_signed("/v1/alerts", &big, SOURCE),
+        413,
+        "too_large",
+    );
+}
+
+#[test]
+fn malformed_statements_name_the_line() {
+    let a = Appliance::start();
+    let before = a.log_size();
+    let st = a
+        .alert("info", "x", "t")
+        .replace("topic: x\n", "topic: x\ncolour: red\n");
+    let ans = a.post_signed("/v1/alerts", &st, SOURCE);
+    refused(&a, before, &ans, 400, "malformed");
+    assert!(
+        ans.text().contains("line 8: unknown header `colour`"),
+        "{}",
+        ans.text()
+    );
+    let h = vec![
+        ("Vigil-Key".to_string(), "nas".to_string()),
+        ("Vigil-Signature".to_string(), "!!".to_string()),
+    ];
+    refused(
+        &a,
+        before,
+        &a.client
+            .post("/v1/alerts", st.as_bytes(), &h)
+            .expect("reach"),
+        400,
+        "malformed",
+    );
+    let body = format!(
+        "{}-----BEGIN SSH SIGNATURE-----\ngarbage\n-----END SSH SIGNATURE-----\n",
+        a.alert("info", "x", "t")
+    );
+    refused(
+        &a,
+        before,
+        &a.client
+            .post("/v1/alerts", body.as_bytes(), &[])
+            .expect("reach"),
+        400,
+        "malformed",
+    );
+}
+
+#[test]
+fn policy_forbids_topic_and_severity() {
+    let a = Appliance::start_with(Options {
+        policy: Some(
+            "[sources.\"nas\"]\ntopics = [\"backup*\"]\nmax_severity = \"warning\"\n".into(),
+        ),
+        ..Options::default()
+    });
+    let before = a.log_size();
+    refused(
+        &a,
+        before,
+        &a.post_signed("/v1/alerts", &a.alert("info", "web", "t"), SOURCE),
+        403,
+        "policy",
+    );
+    refused(
+        &a,
+        before,
+        &a.post_signed("/v1/alerts", &a.alert("critical", "backup", "t"), SOURCE),
+        403,
+        "policy",
+    );
+    assert_eq!(
+        a.post_signed(
+            "/v1/alerts",
+            &a.alert("warning", "backup-nightly", "t"),
+            SOURCE
+        )
+        .status,
+        201
+    );
+}
+
+#[test]
+fn role_and_endpoint_checks() {
+    let a = Appliance::start();
+    let before = a.log_size();
+    // An admin may not send alerts; a source may not send admin statements.
+    refused(
+        &a,
+        before,
+        &a.post_signed("/v1/alerts", &a.alert("info", "x", "t"), ADMIN),
+        403,
+        "forbidden",
+    );
+    let ack = format!(
+        "ack/v1\nto: {ORIGIN}\nts: {}\nnonce: {}\nref: 0\n",
+        a.now(),
+        a.nonce()
+    );
+    refused(
+        &a,
+        before,
+        &a.post_signed("/v1/admin", &ack, SOURCE),
+        403,
+        "forbidden",
+    );
+    // An alert at the admin endpoint is the wrong type.
+    refused(
+        &a,
+        before,
+        &a.post_signed("/v1/admin", &a.alert("info", "x", "t"), ADMIN),
+        400,
+        "malformed",
+    );
+}
+
+#[test]
+fn per_source_rate_limit_with_retry_after() {
+    let a = Appliance::start_with(Options {
+        policy: Some("[sources.\"nas\"]\nburst = 3\nper_minute = 1\n".into()),
+        ..Options::default()
+    });
+    for i in 0..3 {
+        assert_eq!(
+            a.post_signed(
+                "/v1/alerts",
+                &a.alert("info", "x", &format!("t{i}")),
+                SOURCE
+            )
+            .status,
+            201
+        );
+    }
+    let before = a.log_size();
+    let ans = a.post_signed("/v1/alerts", &a.alert("info", "x", "over"), SOURCE);
+    refused(&a, before, &ans, 429, "rate_limited");
+    assert!(
+        ans.retry_after.is_some_and(|s| (1..=60).contains(&s)),
+        "{:?}",
+        ans.retry_after
+    );
+    // Another source is unaffected; a forger claiming `web01` cannot spend web01's quota.
+    for _ in 0..5 {
+        let st = a.alert("info", "x", "forged");
+        let h = client::statement_headers(st.as_bytes(), SOURCE2.0, &test_key(98));
+        assert_eq!(
+            a.client
+                .post("/v1/alerts", st.as_bytes(), &h)
+                .expect("reach")
+                .status,
+            401
+        );
+    }
+    assert_eq!(
+        a.post_signed("/v1/alerts", &a.alert("info", "x", "w"), SOURCE2)
+            .status,
+        201
+    );
+}
+
+#[test]
+fn per_ip_rate_limit_before_parsing() {
+    let a = Appliance::start_with(Options {
+        policy: Some("[limits]\nip_burst = 5\nip_per_second = 1\n".into()),
+        ..Options::default()
+    });
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(a.client.get("/healthz").expect("reach"));
+    }
+    let limited: Vec<_> = statuses.iter().filter(|s| s.status == 429).collect();
+    assert!(
+        !limited.is_empty(),
+        "{:?}",
+        statuses.iter().map(|s| s.status).collect::<Vec<_>>()
+    );
+    assert!(
+        limited
+            .iter()
+            .all(|s| s.retry_after.is_some() && s.error_code().as_deref() == Some("rate_limited"))
+    );
+    // Garbage is limited as well: the limit applies before any parsing.
+    let before = a.log_size();
+    refused(
+        &a,
+        before,
+        &a.client
+            .post("/v1/alerts", b"not a statement", &[])
+            .expect("reach"),
+        429,
+        "rate_limited",
+    );
+}
+
+#[test]
+fn auth_failures_lock_out_without_verifying() {
+    let a = Appliance::start_with(Options {
+        policy: Some("[limits]\nauth_fail_burst = 3\n".into()),
+        ..Options::default()
+    });
+    let before = a.log_size();
+    for _ in 0..4 {
+        let st = a.alert("info", "x", "t");
+        let h = client::statement_headers(st.as_bytes(), SOURCE.0, &test_key(99));
+        assert_eq!(
+            a.client
+                .post("/v1/alerts", st.as_bytes(), &h)
+                .expect("reach")
+                .status,
+            401
+        );
+    }
+    // Now even a valid statement from this address is refused before verification.
+    let ans = a.post_signed("/v1/alerts", &a.alert("info", "x", "valid"), SOURCE);
+    refused(&a, before, &ans, 429, "rate_limited");
+    assert!(ans.retry_after.is_some());
+}
+
+#[test]
+fn revoked_key_is_refused_after_the_revocation_commits() {
+    let a = Appliance::start();
+    assert_eq!(
+        a.post_signed("/v1/alerts", &a.alert("info", "x", "before"), SOURCE)
+            .status,
+        201
+    );
+    let revoke = format!(
+        "key-revoke/v1\nto: {ORIGIN}\nts: {}\nnonce: {}\nname: nas\ncomment: laptop stolen\n",
+        a.now(),
+        a.nonce()
+    );
+    let ans = a.post_signed("/v1/admin", &revoke, ADMIN);
+    assert_eq!(ans.status, 201, "{}", ans.text());
+    let before = a.log_size();
+    refused(
+        &a,
+        before,
+        &a.post_signed("/v1/alerts", &a.alert("info", "x", "after"), SOURCE),
+        401,
+        "revoked_key",
+    );
+    // Revoking again is invalid.
+    let again = format!(
+        "key-revoke/v1\nto: {ORIGIN}\nts: {}\nnonce: {}\nname: nas\ncomment: again\n",
+        a.now(),
+        a.nonce()
+    );
+    refused(
+        &a,
+        before,
+        &a.post_signed("/v1/admin", &again, ADMIN),
+        422,
+        "invalid",
+    );
+}
+
+#[test]
+fn enrolment_through_the_admin_api() {
+    let a = Appliance::start();
+    let newkey = test_key(55);
+    let line = vigil_core::sig::openssh_public_key_line(&newkey.verifying_key(), "new");
+    let enrol = || {
+        format!(
+            "key-enroll/v1\nto: {ORIGIN}\nts: {}\nnonce: {}\nname: printer\nrole: source\npublic-key: {line}\n",
+            a.now(),
+            a.nonce()
+        )
+    };
+    assert_eq!(a.post_signed("/v1/admin", &enrol(), ADMIN).status, 201);
+    assert_eq!(
+        a.post_signed(
+            "/v1/alerts",
+            &a.alert("info", "x", "from printer"),
+            ("printer", 55)
+        )
+        .status,
+        201
+    );
+    // The same name again conflicts.
+    let before = a.log_size();
+    refused(
+        &a,
+        before,
+        &a.post_signed("/v1/admin", &enrol(), ADMIN),
+        409,
+        "conflict",
+    );
+}
+
+#[test]
+fn reads_need_an_auditor_or_admin_signature() {
+    let a = Appliance::start();
+    for path in ["/v1/log/entries", "/v1/log/entries/0", "/metrics"] {
+        let ans = a.client.get(path).expect("reach");
+        assert_eq!(
+            (ans.status, ans.error_code().as_deref()),
+            (401, Some("unauthenticated")),
+            "{path}"
+        );
+        assert_eq!(a.read(path, AUDITOR).status, 200, "{path}");
+        assert_eq!(a.read(path, ADMIN).status, 200, "{path}");
+        assert_eq!(
+            a.read(path, SOURCE).error_code().as_deref(),
+            Some("forbidden"),
+            "{path}"
+        );
+        assert_eq!(
+            a.read(path, ("stranger", 77)).error_code().as_deref(),
+            Some("unknown_key"),
+            "{path}"
+        );
+    }
+    // A replayed signed request is refused.
+    let now = a.now();
+    let nonce = client::random_nonce();
+    let h = client::request_headers(
+        "GET",
+        "/metrics",
+        b"",
+        AUDITOR.0,
+        &test_key(AUDITOR.1),
+        now,
+        &nonce,
+    );
+    let get = |h: &[(String, String)]| {
+        let c = vigil_cli::Client::new(&a.url(), &a.daemon().ca_pem).expect("client");
+        c.get_with_headers("/metrics", h).expect("reach")
+    };
+    assert_eq!(get(&h).status, 200);
+    assert_eq!(get(&h).error_code().as_deref(), Some("replay"));
+    // A signature over another path does not authorise this one.
+    let h = client::request_headers(
+        "GET",
+        "/v1/log/entries",
+        b"",
+        AUDITOR.0,
+        &test_key(AUDITOR.1),
+        now,
+        &client::random_nonce(),
+    );
+    assert_eq!(get(&h).error_code().as_deref(), Some("bad_signature"));
+    // Outside the time window.
+    let h = client::request_headers(
+        "GET",
+        "/metrics",
+        b"",
+        AUDITOR.0,
+        &test_key(AUDITOR.1),
+        now - 600,
+        &client::random_nonce(),
+    );
+    assert_eq!(get(&h).error_code().as_deref(), Some("stale"));
+}
+
+#[test]
+fn path_and_query_tricks() {
+    let a = Appliance::start();
+    for (path, status) in [
+        ("/v1/log/proof/-1", 400),
+        ("/v1/log/proof/99999", 404),
+        ("/v1/log/proof/01", 400),
+        ("/v1//alerts", 404),
+        ("/v1/log/../log/checkpoint", 404),
+        ("/v1/log/consistency?from=2&to=1", 400),
+        ("/v1/log/consistency?from=0&to=999", 404),
+        ("/v1/log/consistency?from=0&to=1&x=2", 400),
+        ("/nope", 404),
+    ] {
+        let ans = a.client.get(path).expect("reach");
+        assert_eq!(ans.status, status, "{path}: {}", ans.text());
+        assert!(ans.error_code().is_some(), "{path}: JSON error");
+    }
+    let ans = a.read("/v1/log/entries?limit=1001", AUDITOR);
+    assert_eq!(ans.status, 400);
+    let ans = a.read("/v1/log/entries?limit=1&limit=2", AUDITOR);
+    assert_eq!(ans.status, 400);
+    let ans = a.read("/v1/log/entries?kind=nope", AUDITOR);
+    assert_eq!(ans.status, 400);
+}
