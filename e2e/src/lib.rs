@@ -291,3 +291,10 @@ pub fn sh(dir: &Path, script: &str, env: &[(&str, String)]) -> (i32, String, Str
         String::from_utf8_lossy(&out.stderr).into(),
     )
 }
+
+/// Seconds between a certificate's notBefore and notAfter.
+pub fn x509_validity_secs(der: &[u8]) -> Option<i64> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let v = cert.validity();
+    Some(v.not_after.timestamp() - v.not_before.timestamp())
+}
