@@ -1,1 +1,3 @@
+//! `vigil`: the client (verbs land with issue 5).
+
 fn main() {}

@@ -114,14 +114,17 @@ impl Registry {
             return Err(Denied::Unknown);
         }
         let kind = v.statement().kind();
-        let allowed = match (role, kind) {
-            (None, Kind::Boot | Kind::Policy | Kind::Ack | Kind::KeyEnroll) => true,
-            (Some(Role::Source), Kind::Alert) => true,
-            (Some(Role::Admin), Kind::Ack | Kind::Silence | Kind::KeyEnroll | Kind::KeyRevoke) => {
-                true
-            }
-            _ => false,
-        };
+        let allowed = matches!(
+            (role, kind),
+            (
+                None,
+                Kind::Boot | Kind::Policy | Kind::Ack | Kind::KeyEnroll
+            ) | (Some(Role::Source), Kind::Alert)
+                | (
+                    Some(Role::Admin),
+                    Kind::Ack | Kind::Silence | Kind::KeyEnroll | Kind::KeyRevoke
+                )
+        );
         if !allowed {
             let role = role.map_or("device", Role::name);
             return Err(Denied::Role { role, kind });

@@ -303,13 +303,12 @@ async fn ingest(s: &Arc<AppState>, req: Request, ep: Endpoint) -> ApiResult<(Sta
         }
     }
     // An exact re-submission answers with the existing receipt, without spending quota.
-    if let Some(index) = s.store.find_payload(st.bytes()).map_err(|e| internal(&e))? {
-        if let Some(existing) = s.store.entry(index).map_err(|e| internal(&e))? {
-            if Entry::decode(&existing).is_ok_and(|e| e.signer() == verified.signer()) {
-                return receipt(s, index, vigil_core::merkle::leaf_hash(&existing))
-                    .map(|r| (StatusCode::OK, r));
-            }
-        }
+    if let Some(index) = s.store.find_payload(st.bytes()).map_err(|e| internal(&e))?
+        && let Some(existing) = s.store.entry(index).map_err(|e| internal(&e))?
+        && Entry::decode(&existing).is_ok_and(|e| e.signer() == verified.signer())
+    {
+        return receipt(s, index, vigil_core::merkle::leaf_hash(&existing))
+            .map(|r| (StatusCode::OK, r));
     }
     if let Err(wait) = s.sources.check(verified.signer()) {
         return Err(ApiError::new(
@@ -403,7 +402,7 @@ fn auth_refusal(s: &AppState, ip: std::net::IpAddr, d: &Denied) -> ApiError {
 
 enum SignedForm {
     Raw { key_name: String, sig: [u8; 64] },
-    Ssh(SshSignature),
+    Ssh(Box<SshSignature>),
 }
 
 /// Finds the signature: `Vigil-Key` + `Vigil-Signature` headers, or an armored SSHSIG after the
@@ -450,7 +449,7 @@ fn split_signed<'a>(h: &HeaderMap, body: &'a [u8]) -> ApiResult<(&'a [u8], Signe
                 ),
                 e => malformed(format!("SSH signature: {e}")),
             })?;
-            Ok((statement, SignedForm::Ssh(ssh)))
+            Ok((statement, SignedForm::Ssh(Box::new(ssh))))
         }
         _ => Err(malformed("Vigil-Key and Vigil-Signature go together")),
     }
@@ -739,7 +738,7 @@ async fn entries(State(s): State<Arc<AppState>>, req: Request) -> ApiResult<Resp
     let q: BTreeMap<String, String> = req
         .uri()
         .query()
-        .map(|q| serde_urlencoded_pairs(q))
+        .map(serde_urlencoded_pairs)
         .transpose()?
         .unwrap_or_default();
     authorize_read(&s, req).await?;

@@ -11,8 +11,10 @@ pub const JOURNALD_SOCKET: &str = "/run/systemd/journal/socket";
 /// Installs the global subscriber; returns where logs go.
 pub fn init() -> &'static str {
     let filter = EnvFilter::try_from_env("VIGIL_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    if std::path::Path::new(JOURNALD_SOCKET).exists() {
-        if let Ok(j) = tracing_journald::layer() {
+    if std::path::Path::new(JOURNALD_SOCKET).exists()
+        && let Ok(j) = tracing_journald::layer()
+    {
+        {
             let _ = tracing_subscriber::registry()
                 .with(filter)
                 .with(j.with_syslog_identifier("vigild".into()))

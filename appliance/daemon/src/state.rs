@@ -48,12 +48,15 @@ impl Shared {
     }
 }
 
+/// Called with each committed batch's new entries.
+pub type CommitCallback = Box<dyn FnMut(&[Entry]) + Send>;
+
 /// The daemon's admission gate: decides on the pending projection (which includes earlier
 /// entries of the same batch) and publishes it once the batch is durable.
 pub struct DaemonGate {
     published: Arc<RwLock<Shared>>,
     pending: Shared,
-    on_commit: Vec<Box<dyn FnMut(&[Entry]) + Send>>,
+    on_commit: Vec<CommitCallback>,
     batch: Vec<Entry>,
 }
 

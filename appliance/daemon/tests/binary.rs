@@ -1,0 +1,135 @@
+//! The `vigild` binary itself: the embedded default starts a working appliance with no
+//! arguments, and SIGTERM drains and exits cleanly.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn vigild() -> &'static str {
+    env!("CARGO_BIN_EXE_vigild")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+#[test]
+fn embedded_default_runs_and_sigterm_drains() {
+    let work = tempfile::tempdir().expect("tmp");
+    let (https, http) = (free_port(), free_port());
+    let mut child = Command::new(vigild())
+        .current_dir(work.path())
+        // The embedded default, moved off the standard ports so tests can run beside a dev instance.
+        .env("VIGIL_LISTEN", format!("127.0.0.1:{https}"))
+        .env("VIGIL_HTTP_LISTEN", format!("127.0.0.1:{http}"))
+        .env("VIGIL_ORIGIN", "bin.vigil/log")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vigild starts");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut banner = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !banner.contains("log vkey") && Instant::now() < deadline {
+        let mut line = String::new();
+        if out.read_line(&mut line).expect("read") == 0 {
+            break;
+        }
+        banner.push_str(&line);
+    }
+    assert!(
+        banner.contains(&format!("https://127.0.0.1:{https}")),
+        "{banner}"
+    );
+    let state = work.path().join("vigil-data");
+    for f in [
+        "log.redb",
+        "log.vkey",
+        "tls/ca.pem",
+        "keys/sources/source-dev.pub",
+    ] {
+        assert!(state.join(f).exists(), "{f} missing");
+    }
+    // Secrets are 0600.
+    use std::os::unix::fs::PermissionsExt as _;
+    for f in ["log.key", "tls/ca.key", "keys/sources/source-dev"] {
+        let mode = std::fs::metadata(state.join(f))
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{f}");
+    }
+    let ca = std::fs::read_to_string(state.join("tls/ca.pem")).expect("ca");
+    let c = vigil_cli::Client::new(&format!("https://127.0.0.1:{https}"), &ca).expect("client");
+    assert_eq!(c.get("/healthz").expect("reach").status, 200);
+    // Send an alert with the dev source key the daemon made.
+    let key = vigil_core::keyfile::decode(
+        &std::fs::read_to_string(state.join("keys/sources/source-dev")).expect("key"),
+    )
+    .expect("decode");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs();
+    let st = format!(
+        "alert/v1\nto: bin.vigil/log\nts: {now}\nnonce: {}\nseverity: info\ntitle: hello\n",
+        vigil_cli::client::random_nonce()
+    );
+    let ans = c
+        .post(
+            "/v1/alerts",
+            st.as_bytes(),
+            &vigil_cli::client::statement_headers(st.as_bytes(), "source-dev", &key),
+        )
+        .expect("reach");
+    assert_eq!(ans.status, 201, "{}", ans.text());
+    // SIGTERM: graceful exit with status 0.
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "vigild did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err)
+        .expect("stderr");
+    assert!(err.contains("draining"), "{err}");
+    assert!(!err.contains("PRIVATE KEY"), "no secret in logs");
+}
+
+#[test]
+fn bad_configuration_is_refused_with_exit_2() {
+    let work = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        work.path().join("v.toml"),
+        "listen = \"127.0.0.1:1\"\nbogus = 1\n",
+    )
+    .expect("write");
+    let out = Command::new(vigild())
+        .current_dir(work.path())
+        .args(["--config", "v.toml"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("v.toml") && err.contains("bogus"), "{err}");
+}
