@@ -1,5 +1,8 @@
 //! vigil-cli: the client library behind the `vigil` command (and the e2e tests).
 
+pub mod audit;
 pub mod client;
+pub mod config;
+pub mod trust;
 
 pub use client::{Answer, Client, ClientError};
