@@ -31,6 +31,9 @@ struct Cli {
     /// Say what happened, also on success.
     #[arg(short, long, global = true)]
     verbose: bool,
+    /// Retries on 429, 503 and unreachable (back-off 1, 2, 4… s, or the server's Retry-After).
+    #[arg(long, default_value_t = 5, global = true, value_parser = clap::value_parser!(u32).range(0..=20))]
+    retries: u32,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -260,6 +263,7 @@ struct Ctx {
     key: Option<PathBuf>,
     key_name: Option<String>,
     verbose: bool,
+    retries: u32,
 }
 
 impl Ctx {
@@ -314,6 +318,7 @@ fn run(cli: Cli) -> Res<()> {
         key: cli.key,
         key_name: cli.key_name,
         verbose: cli.verbose,
+        retries: cli.retries,
     };
     match cli.cmd {
         Cmd::Keygen { name, dir } => keygen(&name, &dir),
@@ -502,7 +507,7 @@ fn describe(a: &Answer) -> String {
 fn send(ctx: &Ctx, path: &str, st: &str, name: &str, key: &SigningKey) -> Res<()> {
     let c = ctx.client()?;
     let headers = client::statement_headers(st.as_bytes(), name, key);
-    let attempts = 6;
+    let attempts = ctx.retries + 1;
     let mut wait = Duration::from_secs(1);
     for attempt in 1..=attempts {
         let last = attempt == attempts;

@@ -1,0 +1,544 @@
+//! The `vigil` binary against a real daemon: every verb, cron-style (no TTY, no prompts), and
+//! audits that catch a tampered entry, a rolled-back log and a forked log.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use redb::ReadableTable as _;
+use vigil_e2e::{ADMIN, AUDITOR, Appliance, SOURCE};
+
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Home {
+        Home {
+            dir: tempfile::tempdir().expect("tmp"),
+        }
+    }
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    /// Runs `vigil` with no TTY, its config in this home.
+    fn vigil(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .args(args)
+            .env("VIGIL_HOME", self.path().join("config"))
+            .env_remove("VIGIL_URL")
+            .env_remove("VIGIL_KEY")
+            .env_remove("VIGIL_KEY_NAME")
+            .stdin(Stdio::null())
+            .current_dir(self.path())
+            .output()
+            .expect("vigil runs")
+    }
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "status {:?}\nstdout: {}\nstderr: {}",
+        o.status,
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    text(&o.stdout)
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn trusted(a: &Appliance) -> Home {
+    let h = Home::new();
+    let fp = a.daemon().ca_fingerprint.clone();
+    let out = ok(&h.vigil(&["trust", &a.url(), "--fingerprint", &fp]));
+    assert!(
+        out.contains(&fp) && out.contains("log key: e2e.vigil/log+"),
+        "{out}"
+    );
+    h
+}
+
+fn key_file(h: &Home, a: &Appliance, who: (&str, u8)) -> PathBuf {
+    let p = a.private_key_path(who.0, who.1);
+    let dst = h.path().join(who.0);
+    std::fs::copy(&p, &dst).expect("copy key");
+    vigil_e2e::set_mode(&dst, 0o600);
+    dst
+}
+
+#[test]
+fn trust_refuses_a_wrong_fingerprint_and_needs_one_without_a_tty() {
+    let a = Appliance::start();
+    let h = Home::new();
+    let o = h.vigil(&["trust", &a.url(), "--fingerprint", "SHA256:wrong"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("fingerprint mismatch"));
+    assert!(!h.path().join("config/ca.pem").exists(), "nothing saved");
+    let o = h.vigil(&["trust", &a.url()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    // Not reachable: exit 4.
+    let o = h.vigil(&["trust", "https://127.0.0.1:1"]);
+    assert_eq!(o.status.code(), Some(4));
+}
+
+#[test]
+fn keygen_writes_a_key_ssh_keygen_can_use_and_refuses_to_overwrite() {
+    let h = Home::new();
+    let out = ok(&h.vigil(&["keygen", "backup@nas"]));
+    assert!(
+        out.starts_with("ssh-ed25519 AAAA") && out.trim_end().ends_with("backup@nas"),
+        "{out}"
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(h.path().join("backup@nas"))
+        .expect("key")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    // ssh-keygen reads our private key and derives the same public key.
+    let o = Command::new("ssh-keygen")
+        .args(["-y", "-f"])
+        .arg(h.path().join("backup@nas"))
+        .output()
+        .expect("ssh-keygen");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout).split(' ').nth(1), out.split(' ').nth(1));
+    let o = h.vigil(&["keygen", "backup@nas"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("refusing to overwrite"));
+    assert_eq!(h.vigil(&["keygen", "Bad Name"]).status.code(), Some(2));
+}
+
+#[test]
+fn alert_from_cron_is_quiet_stores_a_receipt_that_verifies_offline() {
+    let a = Appliance::start();
+    let h = trusted(&a);
+    let key = key_file(&h, &a, SOURCE);
+    let k = key.display().to_string();
+    let before = a.log_size();
+    let o = h.vigil(&[
+        "--key",
+        &k,
+        "alert",
+        "--severity",
+        "warning",
+        "--title",
+        "disk full",
+        "--topic",
+        "disk",
+        "96% used",
+    ]);
+    assert_eq!(ok(&o), "", "quiet on success");
+    assert_eq!(a.log_size(), before + 1);
+    let receipt = h.path().join(format!("config/receipts/{before}.json"));
+    let out = ok(&h.vigil(&["verify-receipt", &receipt.display().to_string()]));
+    assert!(
+        out.starts_with(&format!("ok: entry {before} is in e2e.vigil/log")),
+        "{out}"
+    );
+    // A doctored receipt fails.
+    let t = std::fs::read_to_string(&receipt).expect("receipt");
+    let bad = h.path().join("bad.json");
+    std::fs::write(&bad, t.replacen("\"index\":", "\"index\":1", 1)).expect("write");
+    assert_eq!(
+        h.vigil(&["verify-receipt", &bad.display().to_string()])
+            .status
+            .code(),
+        Some(1)
+    );
+    // -v says what happened; a refusal is exit 3 with the appliance's reason.
+    let out = ok(&h.vigil(&[
+        "-v",
+        "--key",
+        &k,
+        "alert",
+        "--severity",
+        "info",
+        "--title",
+        "t",
+    ]));
+    assert!(out.contains("logged as entry"), "{out}");
+    let o = h.vigil(&["--key", &k, "alert", "--severity", "fatal", "--title", "t"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "refused locally before sending: {}",
+        text(&o.stderr)
+    );
+    let o = h.vigil(&[
+        "--key",
+        &k,
+        "--key-name",
+        "web01",
+        "alert",
+        "--severity",
+        "info",
+        "--title",
+        "t",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("bad_signature"));
+}
+
+#[test]
+fn sign_prints_what_curl_needs() {
+    let a = Appliance::start();
+    let h = trusted(&a);
+    let k = key_file(&h, &a, SOURCE).display().to_string();
+    let headers = ok(&h.vigil(&[
+        "--key",
+        &k,
+        "sign",
+        "--severity",
+        "info",
+        "--title",
+        "from curl",
+        "--out",
+        "alert.txt",
+    ]));
+    std::fs::write(h.path().join("headers.txt"), &headers).expect("write");
+    let o = Command::new("curl")
+        .current_dir(h.path())
+        .args(["-sS", "--fail-with-body", "--cacert"])
+        .arg(a.ca_path())
+        .args(["-H", "@headers.txt", "--data-binary", "@alert.txt"])
+        .arg(format!("{}/v1/alerts", a.url()))
+        .output()
+        .expect("curl");
+    assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+    a.verify_receipt(&o.stdout);
+}
+
+#[test]
+fn log_verbs_and_admin_verbs() {
+    let a = Appliance::start();
+    let h = trusted(&a);
+    let src = key_file(&h, &a, SOURCE).display().to_string();
+    let adm = key_file(&h, &a, ADMIN).display().to_string();
+    let aud = key_file(&h, &a, AUDITOR).display().to_string();
+    ok(&h.vigil(&[
+        "--key",
+        &src,
+        "alert",
+        "--severity",
+        "critical",
+        "--title",
+        "ups on battery",
+        "--topic",
+        "power",
+    ]));
+    let idx = a.log_size() - 1;
+    let out = ok(&h.vigil(&["log", "checkpoint"]));
+    assert!(
+        out.contains(&format!("{} entries", a.log_size())) && out.contains("signature verified"),
+        "{out}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&h.vigil(&["log", "checkpoint", "--json"]))).expect("json");
+    assert_eq!(json["size"], a.log_size());
+    let out = ok(&h.vigil(&[
+        "--key",
+        &aud,
+        "log",
+        "entries",
+        "--kind",
+        "alert",
+        "--severity",
+        "critical",
+    ]));
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.contains("ups on battery"));
+    let out = ok(&h.vigil(&["--key", &aud, "log", "entries", "--json", "--max", "3"]));
+    assert_eq!(out.lines().count(), 3);
+    let raw = ok(&h.vigil(&["--key", &aud, "log", "get", &idx.to_string()]));
+    assert!(raw.starts_with("vigil-entry/v1\n"));
+    assert!(
+        ok(&h.vigil(&["log", "proof", &idx.to_string()])).starts_with("c2sp.org/tlog-proof@v1\n")
+    );
+    ok(&h.vigil(&["log", "consistency", "1", &a.log_size().to_string()]));
+    // A source key may not read: exit 3.
+    assert_eq!(
+        h.vigil(&["--key", &src, "log", "entries"]).status.code(),
+        Some(3)
+    );
+    // Admin: ack, silence, enrol a new key, revoke it.
+    ok(&h.vigil(&[
+        "--key",
+        &adm,
+        "admin",
+        "ack",
+        &idx.to_string(),
+        "--comment",
+        "on it",
+    ]));
+    ok(&h.vigil(&[
+        "--key",
+        &adm,
+        "admin",
+        "silence",
+        "--match-topic",
+        "backup*",
+        "--for",
+        "2h",
+        "--comment",
+        "maintenance",
+    ]));
+    ok(&h.vigil(&["keygen", "printer"]));
+    ok(&h.vigil(&[
+        "--key",
+        &adm,
+        "admin",
+        "enroll",
+        "printer",
+        "--role",
+        "source",
+        "--public-key",
+        "printer.pub",
+    ]));
+    ok(&h.vigil(&[
+        "--key",
+        "printer",
+        "alert",
+        "--severity",
+        "info",
+        "--title",
+        "toner low",
+    ]));
+    ok(&h.vigil(&[
+        "--key",
+        &adm,
+        "admin",
+        "revoke",
+        "printer",
+        "--comment",
+        "decommissioned",
+    ]));
+    let o = h.vigil(&[
+        "--key",
+        "printer",
+        "alert",
+        "--severity",
+        "info",
+        "--title",
+        "still here",
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        text(&o.stderr).contains("revoked_key"),
+        "{}",
+        text(&o.stderr)
+    );
+    let kinds = ok(&h.vigil(&["--key", &aud, "log", "entries", "--json"]));
+    for k in [
+        "\"kind\":\"ack\"",
+        "\"kind\":\"silence\"",
+        "\"kind\":\"key-revoke\"",
+    ] {
+        assert!(kinds.contains(k), "{k}");
+    }
+    // Usage errors are exit 2, with help.
+    assert_eq!(
+        h.vigil(&[
+            "admin",
+            "silence",
+            "--for",
+            "2x",
+            "--comment",
+            "c",
+            "--match-topic",
+            "a",
+            "--key",
+            &adm
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
+    assert_eq!(h.vigil(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn unreachable_is_exit_4_after_retries() {
+    let a = Appliance::start();
+    let h = trusted(&a);
+    let k = key_file(&h, &a, SOURCE).display().to_string();
+    let o = h.vigil(&[
+        "-v",
+        "--retries",
+        "1",
+        "--url",
+        "https://127.0.0.1:1",
+        "--key",
+        &k,
+        "alert",
+        "--severity",
+        "info",
+        "--title",
+        "t",
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
+    assert_eq!(
+        text(&o.stderr).matches("retrying in").count(),
+        1,
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn rate_limited_alert_waits_for_retry_after_and_succeeds() {
+    let a = Appliance::start_with(vigil_e2e::Options {
+        policy: Some("[sources.\"nas\"]\nburst = 1\nper_minute = 60\n".into()),
+        ..Default::default()
+    });
+    let h = trusted(&a);
+    let k = key_file(&h, &a, SOURCE).display().to_string();
+    ok(&h.vigil(&[
+        "--key",
+        &k,
+        "alert",
+        "--severity",
+        "info",
+        "--title",
+        "first",
+    ]));
+    let before = a.log_size();
+    let started = std::time::Instant::now();
+    let o = h.vigil(&[
+        "-v",
+        "--key",
+        &k,
+        "alert",
+        "--severity",
+        "info",
+        "--title",
+        "second",
+    ]);
+    let out = ok(&o);
+    assert!(
+        text(&o.stderr).contains("refused (429 rate_limited)")
+            && text(&o.stderr).contains("retrying in 1 s"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(out.contains("logged as entry"), "{out}");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "waited for Retry-After"
+    );
+    assert_eq!(a.log_size(), before + 1);
+}
+
+/// Runs `vigil log audit` against the appliance's current address (restarts change the port).
+fn audit(h: &Home, a: &Appliance, aud: &str) -> Output {
+    h.vigil(&["--url", &a.url(), "--key", aud, "log", "audit"])
+}
+
+/// Sends an alert to the appliance's current address.
+fn send(h: &Home, a: &Appliance, src: &str, sev: &str, title: &str) {
+    ok(&h.vigil(&[
+        "--url",
+        &a.url(),
+        "--key",
+        src,
+        "alert",
+        "--severity",
+        sev,
+        "--title",
+        title,
+    ]));
+}
+
+#[test]
+fn audit_verifies_then_resumes() {
+    let a = Appliance::start();
+    let h = trusted(&a);
+    let aud = key_file(&h, &a, AUDITOR).display().to_string();
+    let src = key_file(&h, &a, SOURCE).display().to_string();
+    let out = ok(&audit(&h, &a, &aud));
+    assert!(
+        out.starts_with(&format!("ok: {} entries verified", a.log_size())),
+        "{out}"
+    );
+    for i in 0..3 {
+        send(&h, &a, &src, "info", &format!("n{i}"));
+    }
+    let out = ok(&audit(&h, &a, &aud));
+    assert!(
+        out.contains("(3 new this run, consistent with size"),
+        "{out}"
+    );
+}
+
+#[test]
+fn audit_detects_a_tampered_entry() {
+    let mut a = Appliance::start();
+    let h = trusted(&a);
+    let aud = key_file(&h, &a, AUDITOR).display().to_string();
+    let src = key_file(&h, &a, SOURCE).display().to_string();
+    send(&h, &a, &src, "info", "genuine");
+    let idx = a.log_size() - 1;
+    a.stop();
+    {
+        let db = redb::Database::create(a.dir.path().join("state/log.redb")).expect("open");
+        let t: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("entries");
+        let w = db.begin_write().expect("w");
+        {
+            let mut tab = w.open_table(t).expect("t");
+            let old = tab.get(idx).expect("get").expect("entry").value().to_vec();
+            let new = String::from_utf8(old)
+                .expect("utf8")
+                .replace("genuine", "GENUINE");
+            tab.insert(idx, new.as_bytes()).expect("insert");
+        }
+        w.commit().expect("commit");
+    }
+    a.restart();
+    let o = audit(&h, &a, &aud);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("AUDIT FAILED") && err.contains(&format!("entry {idx}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn audit_refuses_a_rolled_back_log_and_a_fork() {
+    let mut a = Appliance::start();
+    let h = trusted(&a);
+    let aud = key_file(&h, &a, AUDITOR).display().to_string();
+    let src = key_file(&h, &a, SOURCE).display().to_string();
+    // Keep a copy of the log as it is now, then grow it and audit (the client remembers).
+    a.stop();
+    let db = a.dir.path().join("state/log.redb");
+    let old = a.dir.path().join("old.redb");
+    std::fs::copy(&db, &old).expect("copy");
+    a.restart();
+    for i in 0..3 {
+        send(&h, &a, &src, "info", &format!("n{i}"));
+    }
+    ok(&audit(&h, &a, &aud));
+    // Roll back: the appliance serves the older, shorter log (still validly signed).
+    a.stop();
+    std::fs::copy(&old, &db).expect("restore");
+    a.restart();
+    let o = audit(&h, &a, &aud);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("went backwards"),
+        "{}",
+        text(&o.stderr)
+    );
+    // Fork: the old log grows differently past the size the client remembers.
+    for i in 0..6 {
+        send(&h, &a, &src, "warning", &format!("fork {i}"));
+    }
+    let o = audit(&h, &a, &aud);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("forked"), "{}", text(&o.stderr));
+}
