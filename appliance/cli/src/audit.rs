@@ -120,7 +120,7 @@ pub fn run(
     let saved = std::fs::read(state.leaves_path()).unwrap_or_default();
     let saved_n = (saved.len() / 32) as u64;
     let mut start = 0u64;
-    if saved.len() % 32 == 0 && saved_n > 0 && saved_n <= cp.size {
+    if saved.len().is_multiple_of(32) && saved_n > 0 && saved_n <= cp.size {
         for c in saved.chunks(32) {
             tree.push_leaf_hash(c.try_into().unwrap_or([0; 32]));
         }
