@@ -1,0 +1,250 @@
+//! The display projection, rule by rule (given / when / then), and replay = incremental.
+
+use proptest::prelude::*;
+use vigil_core::statement::Severity;
+use vigil_core::{ClockState, Entry, Projection, SigningKey, Statement, sig};
+
+const MIN: u64 = 60_000;
+
+/// Builds log entries with increasing indexes; `received` is the caller's.
+struct Log {
+    key: SigningKey,
+    entries: Vec<Entry>,
+}
+
+impl Log {
+    fn new() -> Log {
+        Log {
+            key: SigningKey::from_bytes(&[3; 32]),
+            entries: Vec::new(),
+        }
+    }
+    fn push(&mut self, signer: &str, received_ms: u64, kind_and_headers: &str) -> u64 {
+        let i = self.entries.len() as u64;
+        let text = format!(
+            "{}\nto: o/log\nts: 1\nnonce: {:032x}\n{}",
+            kind_and_headers.lines().next().unwrap_or(""),
+            i,
+            kind_and_headers
+                .lines()
+                .skip(1)
+                .map(|l| format!("{l}\n"))
+                .collect::<String>()
+        );
+        let st = Statement::parse(text.as_bytes()).unwrap_or_else(|e| panic!("{e}: {text}"));
+        let v = sig::verify(
+            st,
+            signer,
+            &self.key.verifying_key(),
+            sig::sign_raw(text.as_bytes(), &self.key),
+        )
+        .expect("verifies");
+        self.entries
+            .push(Entry::new(i, received_ms, ClockState::Synced, &v));
+        i
+    }
+    fn alert(&mut self, signer: &str, t: u64, sev: &str, title: &str, extra: &str) -> u64 {
+        self.push(
+            signer,
+            t,
+            &format!("alert/v1\nseverity: {sev}\ntitle: {title}\n{extra}"),
+        )
+    }
+    fn projection(&self) -> Projection {
+        Projection::replay(&self.entries)
+    }
+}
+
+fn titles(p: &Projection, now: u64) -> Vec<String> {
+    p.active(now).into_iter().map(|a| a.title).collect()
+}
+
+#[test]
+fn order_is_severity_then_newest() {
+    let mut l = Log::new();
+    l.alert("nas", 1, "info", "old info", "");
+    l.alert("nas", 2, "critical", "old crit", "");
+    l.alert("nas", 3, "warning", "warn", "");
+    l.alert("nas", 4, "critical", "new crit", "");
+    l.alert("nas", 5, "info", "new info", "");
+    assert_eq!(
+        titles(&l.projection(), 10),
+        ["new crit", "old crit", "warn", "new info", "old info"]
+    );
+}
+
+#[test]
+fn given_a_keyed_alert_when_the_same_key_fires_again_then_it_replaces() {
+    let mut l = Log::new();
+    l.alert("nas", 1, "warning", "disk 90%", "key: sda");
+    l.alert("nas", 2, "critical", "disk 99%", "key: sda");
+    l.alert("web", 3, "info", "other signer same key", "key: sda");
+    l.alert(
+        "nas",
+        4,
+        "info",
+        "other topic same key",
+        "key: sda\ntopic: backup",
+    );
+    assert_eq!(
+        titles(&l.projection(), 10),
+        ["disk 99%", "other topic same key", "other signer same key"]
+    );
+}
+
+#[test]
+fn given_alerts_without_key_then_each_stands_alone() {
+    let mut l = Log::new();
+    l.alert("nas", 1, "info", "a", "");
+    l.alert("nas", 2, "info", "a", "");
+    assert_eq!(l.projection().active(5).len(), 2);
+}
+
+#[test]
+fn given_a_firing_alert_when_resolved_then_it_leaves() {
+    let mut l = Log::new();
+    l.alert("nas", 1, "critical", "ups on battery", "key: ups");
+    l.alert("nas", 2, "info", "unrelated", "");
+    l.alert("nas", 3, "info", "power back", "key: ups\nstate: resolved");
+    assert_eq!(titles(&l.projection(), 10), ["unrelated"]);
+    // Resolving as another signer does nothing.
+    let mut l = Log::new();
+    l.alert("nas", 1, "critical", "ups", "key: ups");
+    l.alert("web", 2, "info", "x", "key: ups\nstate: resolved");
+    assert_eq!(titles(&l.projection(), 10), ["ups"]);
+}
+
+#[test]
+fn given_a_ttl_then_the_alert_expires_at_received_plus_ttl() {
+    let mut l = Log::new();
+    l.alert("nas", 1000, "warning", "short", "ttl: 60");
+    l.alert("nas", 1000, "info", "forever", "");
+    let p = l.projection();
+    assert_eq!(titles(&p, 1000 + 59_999), ["short", "forever"]);
+    assert_eq!(titles(&p, 1000 + MIN), ["forever"]);
+    assert_eq!(p.next_change(1000), Some(1000 + MIN));
+}
+
+#[test]
+fn given_a_silence_then_matching_alerts_hide_until_it_ends() {
+    let mut l = Log::new();
+    l.alert(
+        "nas",
+        1,
+        "critical",
+        "backup failed",
+        "topic: backup-nightly",
+    );
+    l.alert("web", 2, "critical", "web backup", "topic: backup-web");
+    l.alert("nas", 3, "warning", "disk", "topic: disk");
+    l.push(
+        "ops",
+        4,
+        "silence/v1\nmatch-signer: nas\nmatch-topic: backup*\nuntil: 100\ncomment: maintenance",
+    );
+    let p = l.projection();
+    assert_eq!(titles(&p, 50_000), ["web backup", "disk"]);
+    assert_eq!(
+        titles(&p, 100_000),
+        ["web backup", "backup failed", "disk"],
+        "the silence ended"
+    );
+    assert_eq!(p.next_change(50_000), Some(100_000));
+}
+
+#[test]
+fn given_an_ack_then_that_entry_is_acknowledged_but_a_replacement_is_not() {
+    let mut l = Log::new();
+    let first = l.alert("nas", 1, "critical", "down", "key: h");
+    l.push("ops", 2, &format!("ack/v1\nref: {first}"));
+    let p = l.projection();
+    assert!(p.active(5)[0].acked);
+    assert_eq!(p.counts(5).unacked_critical, 0);
+    assert_eq!(p.counts(5).critical, 1);
+    l.alert("nas", 3, "critical", "down again", "key: h");
+    let p = l.projection();
+    assert!(!p.active(5)[0].acked);
+    assert_eq!(p.counts(5).unacked_critical, 1);
+}
+
+#[test]
+fn counts_by_severity() {
+    let mut l = Log::new();
+    for (s, n) in [("critical", 2), ("warning", 3), ("info", 1)] {
+        for i in 0..n {
+            l.alert("nas", 1, s, &format!("{s}{i}"), "");
+        }
+    }
+    let c = l.projection().counts(5);
+    assert_eq!(
+        (c.critical, c.warning, c.info, c.unacked_warning),
+        (2, 3, 1, 3)
+    );
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Alert {
+        signer: u8,
+        topic: u8,
+        key: Option<u8>,
+        sev: u8,
+        resolved: bool,
+        ttl: Option<u8>,
+    },
+    Ack(u8),
+    Silence {
+        signer: Option<u8>,
+        topic: u8,
+        until: u8,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0..3u8, 0..3u8, proptest::option::of(0..3u8), 0..3u8, any::<bool>(), proptest::option::of(1..100u8))
+            .prop_map(|(signer, topic, key, sev, resolved, ttl)| Op::Alert { signer, topic, key, sev, resolved, ttl }),
+        1 => any::<u8>().prop_map(Op::Ack),
+        1 => (proptest::option::of(0..3u8), 0..3u8, 0..200u8).prop_map(|(signer, topic, until)| Op::Silence { signer, topic, until }),
+    ]
+}
+
+proptest! {
+    /// Maintaining the projection entry by entry (with queries in between) equals replaying the
+    /// whole log at the end, at every query time.
+    #[test]
+    fn incremental_equals_replay(ops in proptest::collection::vec(op(), 1..60), times in proptest::collection::vec(0..300u64, 1..8)) {
+        let mut l = Log::new();
+        let mut inc = Projection::new();
+        for (i, o) in ops.iter().enumerate() {
+            let t = i as u64 * 1000;
+            let idx = match o {
+                Op::Alert { signer, topic, key, sev, resolved, ttl } => {
+                    let mut extra = format!("topic: t{topic}\n");
+                    if let Some(k) = key { extra += &format!("key: k{k}\n"); }
+                    if *resolved { extra += "state: resolved\n"; }
+                    if let Some(s) = ttl { extra += &format!("ttl: {s}\n"); }
+                    let sev = ["info", "warning", "critical"][*sev as usize];
+                    l.alert(&format!("s{signer}"), t, sev, &format!("a{i}"), &extra)
+                }
+                Op::Ack(r) => l.push("ops", t, &format!("ack/v1\nref: {}", *r as usize % (i + 1))),
+                Op::Silence { signer, topic, until } => {
+                    let ms = signer.map(|s| format!("match-signer: s{s}\n")).unwrap_or_default();
+                    l.push("ops", t, &format!("silence/v1\n{ms}match-topic: t{topic}\nuntil: {until}\ncomment: c"))
+                }
+            };
+            inc.apply(&l.entries[idx as usize]);
+            let _ = inc.active(t);
+        }
+        let replayed = l.projection();
+        prop_assert_eq!(&inc, &replayed);
+        for t in times {
+            let now = t * 1000;
+            prop_assert_eq!(inc.active(now), replayed.active(now));
+            let active = replayed.active(now);
+            prop_assert!(active.windows(2).all(|w| (w[0].severity, w[0].index) >= (w[1].severity, w[1].index)));
+            prop_assert!(active.iter().all(|a| a.expires_ms.is_none_or(|e| now < e)));
+            let _ = Severity::Info;
+        }
+    }
+}
