@@ -59,6 +59,7 @@ pub struct Projection {
     silences: Vec<Silence>,
     acked: BTreeSet<u64>,
     entries: u64,
+    alerts_seen: bool,
     head: Option<(u64, Hash)>,
 }
 
@@ -97,6 +98,7 @@ impl Projection {
         self.entries = self.entries.max(e.index() + 1);
         match e.statement().content() {
             Content::Alert(a) => {
+                self.alerts_seen = true;
                 let slot = match &a.key {
                     Some(k) => Slot::Keyed(e.signer().to_owned(), a.topic.clone(), k.clone()),
                     None => Slot::Single(e.index()),
@@ -154,6 +156,11 @@ impl Projection {
     /// The log head, if set.
     pub fn head(&self) -> Option<(u64, Hash)> {
         self.head
+    }
+
+    /// Whether any alert was ever folded in (first boot ends at the first alert).
+    pub fn has_seen_alert(&self) -> bool {
+        self.alerts_seen
     }
 
     /// Entries folded so far.
