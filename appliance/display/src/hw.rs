@@ -1,7 +1,6 @@
 //! The real GFX HAT through rppal (the only place that opens pins and buses): SPI0 CE0 at
 //! 1 MHz for the ST7567, DC on GPIO6, RST on GPIO5, I2C-1 for the SN3218 and the CAP1166.
 
-use embedded_hal::i2c::I2c as _;
 use rppal::gpio::{Gpio, OutputPin};
 use rppal::i2c::I2c;
 use rppal::spi::{Bus, Mode, SimpleHalSpiDevice, SlaveSelect, Spi};
