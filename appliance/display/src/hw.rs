@@ -39,8 +39,7 @@ pub fn present() -> bool {
         return false;
     };
     let mut id = [0u8];
-    i2c.write_read(cap1166::ADDRESS, &[PRODUCT_ID.0], &mut id)
-        .is_ok()
+    embedded_hal::i2c::I2c::write_read(&mut i2c, cap1166::ADDRESS, &[PRODUCT_ID.0], &mut id).is_ok()
         && id[0] == PRODUCT_ID.1
 }
 
