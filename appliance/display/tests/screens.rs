@@ -1,0 +1,238 @@
+//! Screens pinned by golden PNGs (rendered through embedded-graphics-simulator without SDL), and
+//! the pad-driven UI state machine. `VIGIL_BLESS=1 cargo test -p vigil-display` rewrites the
+//! goldens and the README pictures in docs/screens/; a missing golden fails the test.
+
+use std::path::PathBuf;
+
+use embedded_graphics::pixelcolor::BinaryColor;
+use embedded_graphics::prelude::*;
+use embedded_graphics_simulator::{OutputSettings, SimulatorDisplay};
+use vigil_core::{ClockState, Entry, Projection, SigningKey, Statement, sig};
+use vigil_display::render::{truncate, wrap};
+use vigil_display::ui::{ACK_CONFIRM_MS, DIM_AFTER_MS};
+use vigil_display::{Command, Pad, Screen, Status, Ui, panel, render};
+
+const T0: u64 = 1_795_349_600_000;
+
+fn entry(i: u64, received: u64, text: &str) -> Entry {
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let full = format!(
+        "{}\nto: o/log\nts: 1\nnonce: {i:032x}\n{}",
+        text.lines().next().unwrap_or(""),
+        {
+            let rest: Vec<&str> = text.lines().skip(1).collect();
+            let mut s = rest.join("\n");
+            s.push('\n');
+            s
+        }
+    );
+    let st = Statement::parse(full.as_bytes()).unwrap_or_else(|e| panic!("{e}: {full}"));
+    let v = sig::verify(
+        st,
+        "nas",
+        &key.verifying_key(),
+        sig::sign_raw(full.as_bytes(), &key),
+    )
+    .expect("verifies");
+    Entry::new(i, received, ClockState::Synced, &v)
+}
+
+fn sample() -> Projection {
+    let mut p = Projection::new();
+    p.apply(&entry(
+        0,
+        T0 - 3_600_000,
+        "alert/v1\nseverity: warning\ntitle: disk 91% on nas\ntopic: disk",
+    ));
+    p.apply(&entry(1, T0 - 300_000, "alert/v1\nseverity: critical\ntitle: UPS on battery, 12 min left of runtime remaining now\ntopic: power\n\nmains lost at 14:02; load 310 W.\nBattery at 64% and falling. Shut down the NAS before it goes below 20%."));
+    p.apply(&entry(
+        2,
+        T0 - 20_000,
+        "alert/v1\nseverity: info\ntitle: Sicherung läuft ☃ über Nacht\ntopic: backup",
+    ));
+    p
+}
+
+fn status() -> Status {
+    Status {
+        first_boot: false,
+        ca_fingerprint: "SHA256:p3XxftQNb5f0w3ZutwIzkv5F5/tIi0XSKsByGjDIK4A".into(),
+        log_fingerprint: "SHA256:8Mwngp2h4SvL9hAmBZnd0GGB6ekv/0Sr/wc6lbFxEzo".into(),
+        not_writable: None,
+        root_b64: "fdcUR/MYJcZwgsW5IdnX/BwGvk2RWGZKbegQf4VcicY=".into(),
+        size: 1234,
+    }
+}
+
+fn golden(name: &str, screen: &Screen) {
+    let frame = panel::frame(screen);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let path = dir.join(format!("{name}.png"));
+    if std::env::var_os("VIGIL_BLESS").is_some() {
+        frame
+            .to_rgb_output_image(&OutputSettings::default())
+            .save_png(&path)
+            .expect("save golden");
+        let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screens");
+        std::fs::create_dir_all(&docs).expect("mkdir");
+        std::fs::write(docs.join(format!("{name}.png")), panel::png(&frame)).expect("save picture");
+    }
+    let want: SimulatorDisplay<BinaryColor> = SimulatorDisplay::load_png(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with VIGIL_BLESS=1 to create)", path.display()));
+    if let Some(diff) = frame.diff(&want) {
+        let on = diff
+            .bounding_box()
+            .points()
+            .filter(|p| diff.get_pixel(*p) == BinaryColor::On)
+            .count();
+        panic!("{name}: {on} pixels differ from {}", path.display());
+    }
+}
+
+#[test]
+fn golden_screens() {
+    let p = sample();
+    let mut ui = Ui::new(T0);
+    let s = ui.screen(&p, &status(), T0);
+    assert!(
+        matches!(&s, Screen::List { rows, selected: 0, .. } if rows.len() == 3 && rows[0].title.starts_with("UPS"))
+    );
+    golden("list", &s);
+    ui.press(Pad::Down, &p, T0);
+    golden("list-second-selected", &ui.screen(&p, &status(), T0));
+    ui.press(Pad::Up, &p, T0);
+    ui.press(Pad::Select, &p, T0);
+    let d = ui.screen(&p, &status(), T0);
+    assert!(matches!(&d, Screen::Detail { row, .. } if row.title.starts_with("UPS")));
+    golden("detail", &d);
+    golden(
+        "idle",
+        &Ui::new(T0).screen(&Projection::new(), &status(), T0),
+    );
+    let mut fb = Projection::new();
+    fb.apply(&entry(0, T0, "boot/v1\nversion: 0.1.0\nimage: dev"));
+    golden(
+        "first-boot",
+        &Ui::new(T0).screen(
+            &fb,
+            &Status {
+                first_boot: true,
+                ..status()
+            },
+            T0,
+        ),
+    );
+    golden(
+        "not-writable",
+        &Ui::new(T0).screen(
+            &p,
+            &Status {
+                not_writable: Some("stored hash (0, 3) does not match the entries".into()),
+                ..status()
+            },
+            T0,
+        ),
+    );
+    golden(
+        "acked",
+        &Screen::Acked {
+            title: "UPS on battery, 12 min left".into(),
+        },
+    );
+}
+
+#[test]
+fn pads_drive_the_ui_and_hold_acknowledges() {
+    let mut p = sample();
+    let mut ui = Ui::new(T0);
+    // Selection stays within the list.
+    ui.press(Pad::Up, &p, T0);
+    assert!(matches!(
+        ui.screen(&p, &status(), T0),
+        Screen::List { selected: 0, .. }
+    ));
+    for _ in 0..5 {
+        ui.press(Pad::Down, &p, T0);
+    }
+    assert!(matches!(
+        ui.screen(&p, &status(), T0),
+        Screen::List { selected: 2, .. }
+    ));
+    // Select opens the detail of the selected alert; back returns.
+    ui.press(Pad::Select, &p, T0);
+    assert!(
+        matches!(ui.screen(&p, &status(), T0), Screen::Detail { ref row, .. } if row.title.starts_with("Sicherung"))
+    );
+    ui.press(Pad::Back, &p, T0);
+    assert!(matches!(
+        ui.screen(&p, &status(), T0),
+        Screen::List { selected: 2, .. }
+    ));
+    // Holding select acknowledges the selected alert (entry 2) and confirms for 2 s.
+    assert_eq!(ui.hold_select(&p, T0), Some(Command::Ack(2)));
+    assert!(matches!(
+        ui.screen(&p, &status(), T0 + 1),
+        Screen::Acked { .. }
+    ));
+    assert!(matches!(
+        ui.screen(&p, &status(), T0 + ACK_CONFIRM_MS),
+        Screen::List { .. }
+    ));
+    // Once the ack is logged, holding again does nothing.
+    p.apply(&entry(3, T0, "ack/v1\nref: 2"));
+    assert_eq!(ui.hold_select(&p, T0 + 5000), None);
+}
+
+#[test]
+fn backlight_follows_severity_and_dims_when_idle() {
+    let mut p = sample();
+    let ui = Ui::new(T0);
+    assert_eq!(
+        ui.backlight(&p.counts(T0), T0),
+        (255, 0, 0),
+        "unacknowledged critical: red"
+    );
+    p.apply(&entry(3, T0, "ack/v1\nref: 1"));
+    assert_eq!(
+        ui.backlight(&p.counts(T0), T0),
+        (255, 110, 0),
+        "then amber for the warning"
+    );
+    assert_eq!(
+        ui.backlight(&p.counts(T0), T0 + DIM_AFTER_MS),
+        (255, 110, 0),
+        "urgent: never dims"
+    );
+    p.apply(&entry(4, T0, "ack/v1\nref: 0"));
+    assert_eq!(
+        ui.backlight(&p.counts(T0), T0),
+        (255, 255, 255),
+        "all acknowledged: white"
+    );
+    assert_eq!(
+        ui.backlight(&p.counts(T0), T0 + DIM_AFTER_MS),
+        (16, 16, 16),
+        "idle: dimmed"
+    );
+}
+
+#[test]
+fn text_fits_the_panel() {
+    assert_eq!(truncate("short", 10), "short");
+    assert_eq!(truncate("a rather long title", 10), "a rather ~");
+    assert_eq!(
+        truncate("ääääääääääää", 5).chars().count(),
+        5,
+        "counts characters, not bytes"
+    );
+    assert_eq!(wrap("one two three four", 9), ["one two", "three", "four"]);
+    assert_eq!(wrap("abcdefghijkl", 5), ["abcde", "fghij", "kl"]);
+    assert_eq!(wrap("a\n\nb", 5), ["a", "", "b"]);
+    for line in wrap(&"word ".repeat(100), render::COLS) {
+        assert!(line.chars().count() <= render::COLS);
+    }
+    // Non-ASCII draws as the font's replacement glyph: the same pixels as '?'.
+    let a = panel::frame(&Screen::Acked { title: "ü".into() });
+    let b = panel::frame(&Screen::Acked { title: "?".into() });
+    assert!(a.diff(&b).is_none());
+}
