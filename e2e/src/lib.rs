@@ -115,6 +115,7 @@ impl Appliance {
             tls_names: vec!["localhost".into()],
             tls_addresses: vec!["127.0.0.1".parse().expect("ip")],
             embedded_default: false,
+            display: vigild::display::PanelKind::Png,
         }
     }
 
@@ -165,6 +166,11 @@ impl Appliance {
             set_mode(&p, 0o600);
         }
         p
+    }
+
+    /// The daemon clock, unix ms.
+    pub fn clock_ms(&self) -> u64 {
+        self.clock.now_ms()
     }
 
     /// The daemon clock, unix seconds.

@@ -111,6 +111,7 @@ pub fn routes(state: Arc<AppState>) -> Router {
         .route("/v1/log/consistency", get(consistency))
         .route("/v1/log/entries/{index}", get(entry_raw))
         .route("/v1/log/entries", get(entries))
+        .route("/v1/display.png", get(display_png))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .fallback(|| async {
@@ -821,6 +822,19 @@ fn percent_decode(s: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+async fn display_png(State(s): State<Arc<AppState>>, req: Request) -> ApiResult<Response> {
+    authorize_read(&s, req).await?;
+    let png = s.display.png(s.clock.now_ms());
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        png,
+    )
+        .into_response())
 }
 
 async fn metrics(State(s): State<Arc<AppState>>, req: Request) -> ApiResult<Response> {

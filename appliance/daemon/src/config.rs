@@ -67,6 +67,8 @@ pub struct FileConfig {
     pub tls_names: Option<Vec<String>>,
     /// Extra IP addresses for the TLS certificate.
     pub tls_addresses: Option<Vec<IpAddr>>,
+    /// `auto` (the GFX HAT when present, else PNG), `png`, or `hat`.
+    pub display: Option<crate::display::PanelKind>,
 }
 
 /// Validated settings.
@@ -92,6 +94,8 @@ pub struct Settings {
     pub tls_addresses: Vec<IpAddr>,
     /// True when no config file was used and the state dir is the default: dev keys may be made.
     pub embedded_default: bool,
+    /// Which panel shows the picture.
+    pub display: crate::display::PanelKind,
 }
 
 /// A configuration error, naming its source.
@@ -201,6 +205,7 @@ impl Settings {
             tls_names,
             tls_addresses,
             embedded_default,
+            display: file.display.unwrap_or(crate::display::PanelKind::Auto),
         })
     }
 

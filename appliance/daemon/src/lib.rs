@@ -5,6 +5,7 @@
 pub mod api;
 pub mod clock;
 pub mod config;
+pub mod display;
 pub mod files;
 pub mod limits;
 pub mod logging;
@@ -107,6 +108,60 @@ fn now_secs(clock: &dyn Clock) -> u64 {
     clock.now_secs()
 }
 
+/// Picks the panel: the GFX HAT when asked for or (auto) when present, else the PNG panel.
+fn open_display(
+    settings: &Settings,
+    model: vigil_core::Projection,
+    status: vigil_display::Status,
+    now_ms: u64,
+) -> Result<display::Display, StartError> {
+    use display::PanelKind;
+    let png_path = Some(settings.state_dir.join("display.png"));
+    #[cfg(feature = "hw")]
+    if settings.display != PanelKind::Png && vigil_display::hw::present() {
+        let hat = vigil_display::hw::GfxHat::open().map_err(StartError::Other)?;
+        tracing::info!("display: GFX HAT");
+        return Ok(display::Display::new(model, status, None, now_ms).with_hat(hat));
+    }
+    if settings.display == PanelKind::Hat {
+        return Err(StartError::Other(
+            "display = \"hat\" but no GFX HAT answers (or vigild was built without the hw feature)"
+                .into(),
+        ));
+    }
+    tracing::info!(path = %settings.state_dir.join("display.png").display(), "display: PNG panel");
+    Ok(display::Display::new(model, status, png_path, now_ms))
+}
+
+/// Logs a device-signed `ack/v1` for a touch-pad acknowledgement.
+pub fn button_ack(st: &AppState, index: u64) {
+    let v = device_statement(
+        &st.device_key,
+        &st.origin,
+        st.clock.now_secs(),
+        "ack/v1",
+        &[("ref", &index.to_string()), ("comment", "touch pad")],
+        "",
+    );
+    match v {
+        Ok(v) => {
+            let sub = vigil_store::Submission {
+                verified: v,
+                received_ms: st.clock.now_ms(),
+                clock: if st.clock.synced() {
+                    vigil_core::ClockState::Synced
+                } else {
+                    vigil_core::ClockState::Unsynced
+                },
+            };
+            if st.committer.submit(sub).is_err() {
+                tracing::warn!("touch-pad acknowledgement dropped: ingest queue full");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "cannot build the touch-pad acknowledgement"),
+    }
+}
+
 impl Daemon {
     /// Starts everything: state directory, keys, CA, log (with its self-check), provisioning
     /// import, `boot/v1`, the committer, the listeners and the renewal and pruning tasks.
@@ -128,10 +183,38 @@ impl Daemon {
             tracing::error!(reason = %why, "log self-check failed: serving reads only, refusing writes");
         }
         let mut projection = Shared::new(key.verifying_key());
-        store.for_each_entry(|e| projection.apply(&e))?;
+        let mut screen_model = vigil_core::Projection::new();
+        store.for_each_entry(|e| {
+            projection.apply(&e);
+            screen_model.apply(&e);
+        })?;
         let first_boot = store.head().size == 0;
         let shared = Arc::new(RwLock::new(projection));
         let mut gate = DaemonGate::new(shared.clone());
+
+        // The display: the projection above, shown on the HAT or the PNG panel.
+        let status = vigil_display::Status {
+            first_boot,
+            ca_fingerprint: ca.fingerprint(),
+            log_fingerprint: vigil_core::sig::fingerprint(&key.verifying_key()),
+            not_writable: store.writable().err(),
+            root_b64: String::new(),
+            size: 0,
+        };
+        let display = Arc::new(open_display(
+            &settings,
+            screen_model,
+            status,
+            clock.now_ms(),
+        )?);
+        let refresh = Arc::new(tokio::sync::Notify::new());
+        {
+            let (d, n) = (display.clone(), refresh.clone());
+            gate.on_commit(move |entries| {
+                d.apply(entries);
+                n.notify_one();
+            });
+        }
 
         // Provisioning import and the boot entry, device-signed, before anyone else may write.
         let mut keys = provision::read_keys(&settings.provision)?;
@@ -212,6 +295,7 @@ impl Daemon {
             nonces: state::NonceCache::default(),
             metrics,
             ca_pem: ca.cert_pem().to_owned(),
+            display: display.clone(),
         });
 
         let leaf = ca.issue_leaf(&settings.tls_names, &settings.tls_addresses)?;
@@ -282,6 +366,45 @@ impl Daemon {
                             Ok(k) => { resolver.replace(k); tracing::info!("renewed the TLS certificate"); }
                             Err(e) => tracing::error!(error = %e, "TLS certificate renewal failed; the current one stays"),
                         },
+                        () = &mut stop => break,
+                    }
+                }
+            }));
+        }
+        // Redraw on every commit and once a second (clock, expiries, silences ending).
+        {
+            let (st, rx, n) = (state.clone(), rx.clone(), refresh.clone());
+            tasks.push(tokio::spawn(async move {
+                let stop = stopped(rx);
+                tokio::pin!(stop);
+                loop {
+                    let head = st.store.head();
+                    st.display
+                        .set_head(head.size, &head.root, st.store.writable().err());
+                    st.display.refresh(st.clock.now_ms());
+                    tokio::select! {
+                        () = n.notified() => {}
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        () = &mut stop => break,
+                    }
+                }
+            }));
+        }
+        #[cfg(feature = "hw")]
+        if display.has_hat() {
+            let (st, rx) = (state.clone(), rx.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut pads = vigil_display::cap1166::Pads::default();
+                let mut tick = tokio::time::interval(Duration::from_millis(20));
+                let stop = stopped(rx);
+                tokio::pin!(stop);
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => {
+                            if let Some(vigil_display::Command::Ack(index)) = st.display.poll_pads(&mut pads, st.clock.now_ms()) {
+                                button_ack(&st, index);
+                            }
+                        }
                         () = &mut stop => break,
                     }
                 }

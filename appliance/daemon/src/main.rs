@@ -55,6 +55,14 @@ fn main() -> ExitCode {
             "  state:          {}  (logs to {sink})",
             settings.state_dir.display()
         );
+        if daemon.state.display.has_hat() {
+            println!("  display:        GFX HAT");
+        } else {
+            println!(
+                "  display:        PNG panel, {}",
+                settings.state_dir.join("display.png").display()
+            );
+        }
         if let Err(why) = daemon.state.store.writable() {
             println!("  LOG NOT WRITABLE: {why}");
         }

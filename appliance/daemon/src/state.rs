@@ -177,6 +177,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The CA certificate (PEM).
     pub ca_pem: String,
+    /// The display.
+    pub display: Arc<crate::display::Display>,
 }
 
 impl std::fmt::Debug for AppState {

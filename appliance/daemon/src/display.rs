@@ -1,0 +1,194 @@
+//! The display service: the projection of the log (updated by the commit path), the UI state,
+//! and the panel it is shown on — the PNG panel (writes `DIR/display.png` on every change and
+//! serves `GET /v1/display.png`) or, with the `hw` feature on a Pi with the HAT, the GFX HAT.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use base64::Engine as _;
+use vigil_core::{Entry, Projection};
+use vigil_display::{Screen, Status, Ui, panel};
+
+/// Which panel shows the picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PanelKind {
+    /// The GFX HAT when present, else PNG.
+    Auto,
+    /// PNG only.
+    Png,
+    /// The GFX HAT (refuse to start without it).
+    Hat,
+}
+
+struct Inner {
+    projection: Projection,
+    ui: Ui,
+    status: Status,
+    screen: Option<Screen>,
+    png: Vec<u8>,
+}
+
+/// The display.
+pub struct Display {
+    inner: Mutex<Inner>,
+    png_path: Option<PathBuf>,
+    #[cfg(feature = "hw")]
+    hat: Option<Mutex<vigil_display::hw::GfxHat>>,
+}
+
+impl std::fmt::Debug for Display {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Display")
+            .field("png_path", &self.png_path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Display {
+    /// A display over `projection`; `png_path` is where the PNG panel writes (None: no file).
+    pub fn new(
+        projection: Projection,
+        status: Status,
+        png_path: Option<PathBuf>,
+        now_ms: u64,
+    ) -> Display {
+        Display {
+            inner: Mutex::new(Inner {
+                projection,
+                ui: Ui::new(now_ms),
+                status,
+                screen: None,
+                png: Vec::new(),
+            }),
+            png_path,
+            #[cfg(feature = "hw")]
+            hat: None,
+        }
+    }
+
+    /// Attaches the real HAT.
+    #[cfg(feature = "hw")]
+    pub fn with_hat(mut self, hat: vigil_display::hw::GfxHat) -> Self {
+        self.hat = Some(Mutex::new(hat));
+        self
+    }
+
+    /// Whether the HAT drives the picture.
+    pub fn has_hat(&self) -> bool {
+        #[cfg(feature = "hw")]
+        {
+            self.hat.is_some()
+        }
+        #[cfg(not(feature = "hw"))]
+        {
+            false
+        }
+    }
+
+    /// Folds committed entries in (called by the commit path; no I/O here).
+    pub fn apply(&self, entries: &[Entry]) {
+        let mut i = lock(&self.inner);
+        for e in entries {
+            i.projection.apply(e);
+        }
+    }
+
+    /// Updates the log head and writability shown on screen.
+    pub fn set_head(&self, size: u64, root: &[u8; 32], not_writable: Option<String>) {
+        let mut i = lock(&self.inner);
+        i.status.size = size;
+        i.status.root_b64 = base64::engine::general_purpose::STANDARD.encode(root);
+        i.status.not_writable = not_writable;
+    }
+
+    /// Renders the current screen; on a change writes the PNG file and refreshes the HAT.
+    pub fn refresh(&self, now_ms: u64) {
+        let mut guard = lock(&self.inner);
+        let i = &mut *guard;
+        let screen = i.ui.screen(&i.projection, &i.status, now_ms);
+        let counts = i.projection.counts(now_ms);
+        let backlight = i.ui.backlight(&counts, now_ms);
+        if i.screen.as_ref() == Some(&screen) {
+            return;
+        }
+        let frame = panel::frame(&screen);
+        i.png = panel::png(&frame);
+        i.screen = Some(screen.clone());
+        if let Some(p) = &self.png_path
+            && let Err(e) = crate::files::write_public(p, &i.png)
+        {
+            tracing::warn!(error = %e, "cannot write the display picture");
+        }
+        #[cfg(feature = "hw")]
+        if let Some(hat) = &self.hat {
+            let mut fb = vigil_display::st7567::Framebuffer::default();
+            let _ = vigil_display::render::draw(&screen, &mut fb);
+            let mut h = lock(hat);
+            if let Err(e) = h.show(&fb).and_then(|_| h.backlight(backlight)) {
+                tracing::warn!(error = %e, "GFX HAT update failed");
+            }
+        }
+        let _ = backlight;
+    }
+
+    /// The current picture as PNG (rendering it first if needed).
+    pub fn png(&self, now_ms: u64) -> Vec<u8> {
+        self.refresh(now_ms);
+        lock(&self.inner).png.clone()
+    }
+
+    /// The current screen.
+    pub fn screen(&self, now_ms: u64) -> Screen {
+        let mut i = lock(&self.inner);
+        let Inner {
+            ui,
+            projection,
+            status,
+            ..
+        } = &mut *i;
+        ui.screen(projection, status, now_ms)
+    }
+
+    /// A pad press (hw loop and tests).
+    pub fn press(&self, pad: vigil_display::Pad, now_ms: u64) {
+        let mut i = lock(&self.inner);
+        let Inner { ui, projection, .. } = &mut *i;
+        ui.press(pad, projection, now_ms);
+    }
+
+    /// Select held: the ack to log, if any.
+    pub fn hold_select(&self, now_ms: u64) -> Option<vigil_display::Command> {
+        let mut i = lock(&self.inner);
+        let Inner { ui, projection, .. } = &mut *i;
+        ui.hold_select(projection, now_ms)
+    }
+
+    /// Polls the HAT's pads once: presses move the UI, a held select returns the ack to log.
+    #[cfg(feature = "hw")]
+    pub fn poll_pads(
+        &self,
+        pads: &mut vigil_display::cap1166::Pads,
+        now_ms: u64,
+    ) -> Option<vigil_display::Command> {
+        use vigil_display::cap1166::PadEvent;
+        let hat = self.hat.as_ref()?;
+        let bits = lock(hat).pads().ok()?;
+        let mut cmd = None;
+        for ev in pads.sample(bits, now_ms) {
+            match ev {
+                PadEvent::Press(p) => self.press(p, now_ms),
+                PadEvent::Hold(vigil_display::Pad::Select) => {
+                    cmd = self.hold_select(now_ms).or(cmd)
+                }
+                PadEvent::Hold(_) => {}
+            }
+        }
+        let _ = lock(hat).pad_leds(pads.down_mask());
+        cmd
+    }
+}
