@@ -74,4 +74,6 @@ fn a_touch_pad_hold_logs_a_device_ack() {
     );
     wait_for(|| matches!(d.screen(now + 3000), Screen::List { ref rows, .. } if rows[0].acked));
     assert_eq!(d.hold_select(now + 3000), None, "already acknowledged");
+    d.refresh(now + 3000);
+    assert_eq!(d.backlight(), Some((255, 255, 255)), "acknowledged: white");
 }

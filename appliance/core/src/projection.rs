@@ -6,8 +6,12 @@
 //! expires `ttl` seconds after it was received; a silence hides matching alerts until its
 //! `until`; an `ack/v1` marks the alert entry it names as acknowledged (a replacement alert is
 //! a new entry and is not acknowledged). Order: severity (critical first), then newest.
+//!
+//! Queries are for times at or after the newest entry's `received` (the appliance's clock moves
+//! forward): alerts and silences that ended before it are dropped as entries are folded, which
+//! keeps the projection as small as what can still be shown.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::entry::Entry;
 use crate::merkle::Hash;
@@ -56,9 +60,14 @@ enum Slot {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Projection {
     slots: BTreeMap<Slot, AlertView>,
+    /// Entry index of each live alert → its slot (acks find their alert in O(1)).
+    by_index: HashMap<u64, Slot>,
+    /// (expiry, entry index) of live alerts with a ttl, soonest first.
+    expiries: BTreeSet<(u64, u64)>,
     silences: Vec<Silence>,
-    acked: BTreeSet<u64>,
     entries: u64,
+    /// Newest `received` seen: anything that ended before it is gone for every later query.
+    horizon_ms: u64,
     alerts_seen: bool,
     head: Option<(u64, Hash)>,
 }
@@ -96,6 +105,10 @@ impl Projection {
     /// Folds one entry in (entries must come in log order).
     pub fn apply(&mut self, e: &Entry) {
         self.entries = self.entries.max(e.index() + 1);
+        if e.received_ms() > self.horizon_ms {
+            self.horizon_ms = e.received_ms();
+            self.prune();
+        }
         match e.statement().content() {
             Content::Alert(a) => {
                 self.alerts_seen = true;
@@ -103,10 +116,11 @@ impl Projection {
                     Some(k) => Slot::Keyed(e.signer().to_owned(), a.topic.clone(), k.clone()),
                     None => Slot::Single(e.index()),
                 };
+                if let Some(old) = self.slots.remove(&slot) {
+                    self.forget(&old);
+                }
                 match a.state {
-                    AlertState::Resolved => {
-                        self.slots.remove(&slot);
-                    }
+                    AlertState::Resolved => {}
                     AlertState::Firing => {
                         let view = AlertView {
                             index: e.index(),
@@ -120,15 +134,19 @@ impl Projection {
                             expires_ms: a
                                 .ttl
                                 .map(|t| e.received_ms().saturating_add(t.saturating_mul(1000))),
-                            acked: self.acked.contains(&e.index()),
+                            acked: false,
                         };
+                        self.by_index.insert(e.index(), slot.clone());
+                        if let Some(t) = view.expires_ms {
+                            self.expiries.insert((t, e.index()));
+                        }
                         self.slots.insert(slot, view);
                     }
                 }
             }
             Content::Ack { entry, .. } => {
-                self.acked.insert(*entry);
-                for v in self.slots.values_mut().filter(|v| v.index == *entry) {
+                // An ack names an earlier entry: a live alert, or nothing that can still show.
+                if let Some(v) = self.by_index.get(entry).and_then(|s| self.slots.get_mut(s)) {
                     v.acked = true;
                 }
             }
@@ -145,6 +163,35 @@ impl Projection {
                 });
             }
             _ => {}
+        }
+    }
+
+    /// Drops alerts and silences that ended before the horizon: no later query can see them.
+    fn prune(&mut self) {
+        let h = self.horizon_ms;
+        while let Some(&(t, index)) = self.expiries.first() {
+            if t > h {
+                break;
+            }
+            self.expiries.pop_first();
+            if let Some(slot) = self.by_index.remove(&index) {
+                self.slots.remove(&slot);
+            }
+        }
+        if self
+            .silences
+            .first()
+            .is_some_and(|_| self.silences.iter().any(|s| s.until_ms <= h))
+        {
+            self.silences.retain(|s| s.until_ms > h);
+        }
+    }
+
+    /// Removes a replaced alert's index entries.
+    fn forget(&mut self, old: &AlertView) {
+        self.by_index.remove(&old.index);
+        if let Some(t) = old.expires_ms {
+            self.expiries.remove(&(t, old.index));
         }
     }
 

@@ -26,6 +26,7 @@ struct Inner {
     ui: Ui,
     status: Status,
     screen: Option<Screen>,
+    backlight: Option<(u8, u8, u8)>,
     png: Vec<u8>,
 }
 
@@ -113,6 +114,14 @@ impl Display {
         let screen = i.ui.screen(&i.projection, &i.status, now_ms);
         let counts = i.projection.counts(now_ms);
         let backlight = i.ui.backlight(&counts, now_ms);
+        #[cfg(feature = "hw")]
+        if i.backlight != Some(backlight)
+            && let Some(hat) = &self.hat
+            && let Err(e) = lock(hat).backlight(backlight)
+        {
+            tracing::warn!(error = %e, "GFX HAT backlight update failed");
+        }
+        i.backlight = Some(backlight);
         if i.screen.as_ref() == Some(&screen) {
             return;
         }
@@ -128,18 +137,21 @@ impl Display {
         if let Some(hat) = &self.hat {
             let mut fb = vigil_display::st7567::Framebuffer::default();
             let _ = vigil_display::render::draw(&screen, &mut fb);
-            let mut h = lock(hat);
-            if let Err(e) = h.show(&fb).and_then(|_| h.backlight(backlight)) {
+            if let Err(e) = lock(hat).show(&fb) {
                 tracing::warn!(error = %e, "GFX HAT update failed");
             }
         }
-        let _ = backlight;
     }
 
     /// The current picture as PNG (rendering it first if needed).
     pub fn png(&self, now_ms: u64) -> Vec<u8> {
         self.refresh(now_ms);
         lock(&self.inner).png.clone()
+    }
+
+    /// The backlight colour last set (what the HAT shows).
+    pub fn backlight(&self) -> Option<(u8, u8, u8)> {
+        lock(&self.inner).backlight
     }
 
     /// The current screen.

@@ -1,0 +1,105 @@
+//! Display benchmark: rebuilding the projection from 1,000,000 entry bytes (decode + fold, as
+//! vigild does at start-up) and the time to render one frame to the LCD framebuffer and to PNG.
+//! `VIGIL_BENCH_ENTRIES` sets the log size.
+
+use std::time::Instant;
+
+use vigil_core::{ClockState, Entry, Projection, SigningKey, Statement, sig};
+use vigil_display::st7567::Framebuffer;
+use vigil_display::{Status, Ui, panel, render};
+
+fn main() {
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let n: u64 = std::env::var("VIGIL_BENCH_ENTRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if quick { 5_000 } else { 1_000_000 });
+    // A pool of distinct signed statements: keyed and unkeyed alerts, resolutions, acks, silences.
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let pool: Vec<_> = (0..2000u64)
+        .map(|i| {
+            let body = match i % 10 {
+                0..=5 => format!(
+                    "alert/v1\nseverity: {}\ntitle: alert {i}\ntopic: t{}\nkey: k{}\n\nbody {i}\n",
+                    ["info", "warning", "critical"][(i % 3) as usize],
+                    i % 7,
+                    i % 50
+                ),
+                6 => format!(
+                    "alert/v1\nseverity: info\ntitle: resolved {i}\nkey: k{}\nstate: resolved\n",
+                    i % 50
+                ),
+                7 => format!("alert/v1\nseverity: warning\ntitle: once {i}\nttl: 600\n"),
+                8 => format!("ack/v1\nref: {}\n", i / 2),
+                _ => format!(
+                    "silence/v1\nmatch-topic: t{}\nuntil: 1795349600\ncomment: c\n",
+                    i % 7
+                ),
+            };
+            let (first, rest) = body.split_once('\n').unwrap_or((&body, ""));
+            let text = format!("{first}\nto: o/log\nts: 1\nnonce: {i:032x}\n{rest}");
+            let st = Statement::parse(text.as_bytes()).expect("parses");
+            sig::verify(
+                st,
+                "nas",
+                &key.verifying_key(),
+                sig::sign_raw(text.as_bytes(), &key),
+            )
+            .expect("verifies")
+        })
+        .collect();
+    let t = Instant::now();
+    let bytes: Vec<Vec<u8>> = (0..n)
+        .map(|i| {
+            Entry::new(
+                i,
+                1_795_349_600_000 + i,
+                ClockState::Synced,
+                &pool[(i % pool.len() as u64) as usize],
+            )
+            .bytes()
+            .to_vec()
+        })
+        .collect();
+    println!("built {n} entries in {:.1} s", t.elapsed().as_secs_f64());
+
+    let t = Instant::now();
+    let mut p = Projection::new();
+    for b in &bytes {
+        p.apply(&Entry::decode(b).expect("decodes"));
+    }
+    let rebuild = t.elapsed().as_secs_f64();
+    println!(
+        "projection rebuild (decode + fold) of {n} entries: {rebuild:.2} s ({:.0} entries/s, {:.2} µs/entry)",
+        n as f64 / rebuild,
+        rebuild * 1e6 / n as f64
+    );
+    let now = 1_795_349_600_000 + n;
+    println!("active alerts at the end: {}", p.active(now).len());
+
+    let mut ui = Ui::new(now);
+    let status = Status {
+        root_b64: "fdcUR/MYJcZwgsW5IdnX".into(),
+        size: n,
+        ..Status::default()
+    };
+    let frames = if quick { 100 } else { 2000 };
+    let t = Instant::now();
+    let mut fb = Framebuffer::default();
+    for _ in 0..frames {
+        let s = ui.screen(&p, &status, now);
+        render::draw(&s, &mut fb).expect("draw");
+    }
+    let lcd = t.elapsed().as_secs_f64() / frames as f64;
+    let t = Instant::now();
+    for _ in 0..frames / 10 {
+        let s = ui.screen(&p, &status, now);
+        std::hint::black_box(panel::png(&panel::frame(&s)));
+    }
+    let png = t.elapsed().as_secs_f64() / (frames / 10) as f64;
+    println!(
+        "render one frame: screen model + LCD framebuffer {:.0} µs; + PNG encode {:.0} µs",
+        lcd * 1e6,
+        png * 1e6
+    );
+}
