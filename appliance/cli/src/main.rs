@@ -424,6 +424,10 @@ fn trust_cmd(ctx: &Ctx, url: &str, fingerprint: Option<String>) -> Res<()> {
     let v = NoteVerifier::from_vkey(vkey.trim())
         .map_err(|e| Fail(1, format!("the appliance's vkey: {e}")))?;
     println!("log key: {}", v.vkey());
+    println!(
+        "log key fingerprint: {} (also on the LCD at first boot)",
+        sig::fingerprint(v.key())
+    );
     std::fs::create_dir_all(&ctx.dir).map_err(|e| usage(format!("{}: {e}", ctx.dir.display())))?;
     std::fs::write(ctx.dir.join("ca.pem"), &ca).map_err(|e| usage(e.to_string()))?;
     std::fs::write(ctx.dir.join("log.vkey"), format!("{}\n", v.vkey()))

@@ -64,6 +64,7 @@ impl Display {
                 ui: Ui::new(now_ms),
                 status,
                 screen: None,
+                backlight: None,
                 png: Vec::new(),
             }),
             png_path,
