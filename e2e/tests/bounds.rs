@@ -1,0 +1,123 @@
+//! Transport bounds, each exceeded: the TLS handshake timeout, the header/request timeout, and
+//! the connection limit (set low through policy.toml so the tests stay short).
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use vigil_e2e::{Appliance, Options};
+
+fn tls_client(a: &Appliance) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(vigild::tls::pem_to_der(&a.daemon().ca_pem).expect("ca"))
+        .expect("root");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+/// Completes a TLS handshake on a fresh connection; `Err` if it does not finish within `limit`.
+fn handshake(
+    a: &Appliance,
+    cfg: &Arc<rustls::ClientConfig>,
+    limit: Duration,
+) -> std::io::Result<(rustls::ClientConnection, TcpStream)> {
+    let mut tcp = TcpStream::connect(a.daemon().addr)?;
+    tcp.set_read_timeout(Some(limit))?;
+    let mut conn =
+        rustls::ClientConnection::new(cfg.clone(), "localhost".try_into().expect("name"))
+            .expect("conn");
+    while conn.is_handshaking() {
+        conn.complete_io(&mut tcp)?;
+    }
+    Ok((conn, tcp))
+}
+
+/// Waits until the server closes `tcp` (EOF or reset); panics after `limit`.
+fn closed_within(tcp: &mut TcpStream, limit: Duration) -> Duration {
+    let start = Instant::now();
+    tcp.set_read_timeout(Some(limit)).expect("timeout");
+    let mut buf = [0u8; 256];
+    loop {
+        match tcp.read(&mut buf) {
+            Ok(0) | Err(_) if start.elapsed() < limit => return start.elapsed(),
+            Ok(_) => continue,
+            _ => panic!("the server kept the connection open longer than {limit:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_silent_client_is_dropped_after_the_handshake_timeout() {
+    let a = Appliance::start_with(Options {
+        policy: Some("[limits]\ntls_handshake_timeout_secs = 1\n".into()),
+        ..Options::default()
+    });
+    let mut tcp = TcpStream::connect(a.daemon().addr).expect("connect");
+    let took = closed_within(&mut tcp, Duration::from_secs(5));
+    assert!(
+        took >= Duration::from_millis(900),
+        "closed after {took:?}, before the timeout"
+    );
+    assert_eq!(
+        a.client.get("/healthz").expect("others are served").status,
+        200
+    );
+}
+
+#[test]
+fn a_slow_request_is_dropped_after_the_request_timeout() {
+    let a = Appliance::start_with(Options {
+        policy: Some("[limits]\nrequest_timeout_secs = 1\n".into()),
+        ..Options::default()
+    });
+    let cfg = tls_client(&a);
+    let (mut conn, mut tcp) = handshake(&a, &cfg, Duration::from_secs(5)).expect("handshake");
+    // Half a request line, then nothing (slowloris).
+    rustls::Stream::new(&mut conn, &mut tcp)
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: local")
+        .expect("write");
+    let start = Instant::now();
+    tcp.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut out = Vec::new();
+    let _ = rustls::Stream::new(&mut conn, &mut tcp).read_to_end(&mut out);
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(5), "still open after {took:?}");
+    assert!(took >= Duration::from_millis(900), "closed after {took:?}");
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
+}
+
+#[test]
+fn connections_beyond_the_limit_wait_until_one_closes() {
+    let a = Appliance::start_with(Options {
+        policy: Some("[limits]\nmax_connections = 2\n".into()),
+        ..Options::default()
+    });
+    let cfg = tls_client(&a);
+    let first = handshake(&a, &cfg, Duration::from_secs(5)).expect("first");
+    let _second = handshake(&a, &cfg, Duration::from_secs(5)).expect("second");
+    // The third is not accepted while two are open: its handshake cannot complete.
+    assert!(
+        handshake(&a, &cfg, Duration::from_millis(700)).is_err(),
+        "a third connection was served"
+    );
+    drop(first);
+    let third = handshake(&a, &cfg, Duration::from_secs(5));
+    assert!(
+        third.is_ok(),
+        "after one closed, a new connection is served: {:?}",
+        third.err()
+    );
+}
