@@ -727,23 +727,9 @@ fn log_cmd(ctx: &Ctx, cmd: LogCmd) -> Res<()> {
                 .write_all(&a.body)
                 .map_err(|e| Fail(1, e.to_string()))
         }
-        LogCmd::Proof { index } => {
-            let a = expect_ok(
-                ctx.client()?
-                    .get(&format!("/v1/log/proof/{index}"))
-                    .map_err(|e| Fail(4, e.to_string()))?,
-            )?;
-            print!("{}", a.text());
-            Ok(())
-        }
+        LogCmd::Proof { index } => print_public(ctx, &format!("/v1/log/proof/{index}")),
         LogCmd::Consistency { from, to } => {
-            let a = expect_ok(
-                ctx.client()?
-                    .get(&format!("/v1/log/consistency?from={from}&to={to}"))
-                    .map_err(|e| Fail(4, e.to_string()))?,
-            )?;
-            print!("{}", a.text());
-            Ok(())
+            print_public(ctx, &format!("/v1/log/consistency?from={from}&to={to}"))
         }
         LogCmd::Audit => {
             let (c, name, key) = reader(ctx)?;
@@ -781,6 +767,17 @@ fn log_cmd(ctx: &Ctx, cmd: LogCmd) -> Res<()> {
             }
         }
     }
+}
+
+/// Prints an unauthenticated GET's text answer.
+fn print_public(ctx: &Ctx, path: &str) -> Res<()> {
+    let a = expect_ok(
+        ctx.client()?
+            .get(path)
+            .map_err(|e| Fail(4, e.to_string()))?,
+    )?;
+    print!("{}", a.text());
+    Ok(())
 }
 
 struct Remote {

@@ -135,17 +135,5 @@ pub fn der_to_pem(der: &[u8]) -> String {
 
 /// `SHA256:<base64>` of a PEM certificate's DER (as vigild prints and the LCD shows).
 pub fn fingerprint_pem(pem: &str) -> Option<String> {
-    let body: String = pem
-        .lines()
-        .skip_while(|l| *l != "-----BEGIN CERTIFICATE-----")
-        .skip(1)
-        .take_while(|l| *l != "-----END CERTIFICATE-----")
-        .collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .ok()?;
-    Some(format!(
-        "SHA256:{}",
-        base64::engine::general_purpose::STANDARD_NO_PAD.encode(vigil_core::sha256(&der))
-    ))
+    vigil_core::pem_certificate_der(pem).map(|der| vigil_core::der_fingerprint(&der))
 }

@@ -27,6 +27,31 @@ pub use statement::{Content, Kind, ParseError, Role, Severity, Statement};
 
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 
+/// `SHA256:` + unpadded base64 of SHA-256 over `der`, the form OpenSSH uses for fingerprints;
+/// used for the CA certificate (vigild, `vigil trust`, the LCD).
+pub fn der_fingerprint(der: &[u8]) -> String {
+    use base64::Engine as _;
+    format!(
+        "SHA256:{}",
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(sha256(der))
+    )
+}
+
+/// The DER bytes of the first `CERTIFICATE` block of PEM text.
+pub fn pem_certificate_der(pem: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let body: String = pem
+        .lines()
+        .skip_while(|l| *l != "-----BEGIN CERTIFICATE-----")
+        .skip(1)
+        .take_while(|l| *l != "-----END CERTIFICATE-----")
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .ok()
+        .filter(|d| !d.is_empty())
+}
+
 /// SHA-256 of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     use sha2::Digest as _;

@@ -213,14 +213,7 @@ async fn submit(s: Arc<AppState>, req: Request, ep: Endpoint) -> Response {
 async fn ingest(s: &Arc<AppState>, req: Request, ep: Endpoint) -> ApiResult<(StatusCode, Receipt)> {
     let (parts, body) = read_body(req, s.limits.body_bytes).await?;
     let ip = peer(&parts);
-    if let Some(wait) = s.auth_failures.blocked(ip) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many failed authentications",
-        )
-        .with_retry(retry_after_secs(wait)));
-    }
+    not_locked_out(s, ip)?;
     let (statement_bytes, form) = split_signed(&parts.headers, &body)?;
     if statement_bytes.len() > MAX_STATEMENT_BYTES {
         return Err(ApiError::new(
@@ -384,6 +377,19 @@ fn receipt(s: &AppState, index: u64, leaf: vigil_core::Hash) -> ApiResult<Receip
     })
 }
 
+/// 429 without verifying anything for a client over its authentication-failure budget.
+fn not_locked_out(s: &AppState, ip: std::net::IpAddr) -> ApiResult<()> {
+    match s.auth_failures.blocked(ip) {
+        Some(wait) => Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many failed authentications",
+        )
+        .with_retry(retry_after_secs(wait))),
+        None => Ok(()),
+    }
+}
+
 /// 401 for unknown or revoked keys, counted as an authentication failure.
 fn auth_refusal(s: &AppState, ip: std::net::IpAddr, d: &Denied) -> ApiError {
     s.auth_failures.record(ip);
@@ -525,14 +531,7 @@ async fn authorize_read(s: &AppState, req: Request) -> ApiResult<String> {
         .unwrap_or_default();
     let (parts, body) = read_body(req, s.limits.body_bytes).await?;
     let ip = peer(&parts);
-    if let Some(wait) = s.auth_failures.blocked(ip) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many failed authentications",
-        )
-        .with_retry(retry_after_secs(wait)));
-    }
+    not_locked_out(s, ip)?;
     let h = &parts.headers;
     let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok());
     let (Some(key_name), Some(date), Some(nonce), Some(sig_b64)) = (

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use base64::Engine as _;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SanType,
@@ -135,25 +134,12 @@ impl Ca {
 
 /// `SHA256:` + base64 (no padding) of SHA-256 over DER, like OpenSSH fingerprints.
 pub fn fingerprint_der(der: &[u8]) -> String {
-    use sha2::Digest as _;
-    format!(
-        "SHA256:{}",
-        base64::engine::general_purpose::STANDARD_NO_PAD.encode(sha2::Sha256::digest(der))
-    )
+    vigil_core::der_fingerprint(der)
 }
 
 /// Extracts the first certificate's DER from PEM text.
 pub fn pem_to_der(pem: &str) -> Option<CertificateDer<'static>> {
-    let body: String = pem
-        .lines()
-        .skip_while(|l| *l != "-----BEGIN CERTIFICATE-----")
-        .skip(1)
-        .take_while(|l| *l != "-----END CERTIFICATE-----")
-        .collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .ok()?;
-    (!der.is_empty()).then(|| CertificateDer::from(der))
+    vigil_core::pem_certificate_der(pem).map(CertificateDer::from)
 }
 
 /// Serves whichever leaf is current; renewal swaps it without touching open connections.
