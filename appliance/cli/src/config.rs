@@ -14,7 +14,7 @@ pub struct FileConfig {
     /// Default appliance URL.
     pub url: Option<String>,
     /// Path of the signing key (OpenSSH private key).
-    pub key: Option<PathBuf>,
+    pub identity: Option<PathBuf>,
     /// Enrolled name of that key (default: the key file's name).
     pub key_name: Option<String>,
 }

@@ -22,8 +22,14 @@ struct Cli {
     /// Appliance URL (default: the one `vigil trust` saved).
     #[arg(long, env = "VIGIL_URL", global = true)]
     url: Option<String>,
-    /// Signing key: an OpenSSH Ed25519 private key file.
-    #[arg(long, env = "VIGIL_KEY", global = true)]
+    /// Signing key: an OpenSSH Ed25519 private key file (as `ssh -i`).
+    #[arg(
+        short = 'i',
+        long = "identity",
+        env = "VIGIL_IDENTITY",
+        global = true,
+        value_name = "FILE"
+    )]
     key: Option<PathBuf>,
     /// Enrolled name of the key (default: the key file's name).
     #[arg(long, env = "VIGIL_KEY_NAME", global = true)]
@@ -108,7 +114,7 @@ struct AlertArgs {
     #[arg(long)]
     topic: Option<String>,
     /// Dedup key: a later alert with the same key replaces this one.
-    #[arg(long = "dedup-key")]
+    #[arg(long = "key")]
     dedup_key: Option<String>,
     /// Seconds on the display.
     #[arg(long)]
@@ -289,8 +295,8 @@ impl Ctx {
         let path = self
             .key
             .clone()
-            .or_else(|| self.file.key.clone())
-            .ok_or_else(|| usage("no key: pass --key FILE or set VIGIL_KEY"))?;
+            .or_else(|| self.file.identity.clone())
+            .ok_or_else(|| usage("no signing key: pass -i FILE or set VIGIL_IDENTITY"))?;
         let text = std::fs::read_to_string(&path)
             .map_err(|e| usage(format!("{}: {e}", path.display())))?;
         let key = keyfile::decode(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?;

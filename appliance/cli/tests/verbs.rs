@@ -26,7 +26,7 @@ impl Home {
             .args(args)
             .env("VIGIL_HOME", self.path().join("config"))
             .env_remove("VIGIL_URL")
-            .env_remove("VIGIL_KEY")
+            .env_remove("VIGIL_IDENTITY")
             .env_remove("VIGIL_KEY_NAME")
             .stdin(Stdio::null())
             .current_dir(self.path())
@@ -121,7 +121,7 @@ fn alert_from_cron_is_quiet_stores_a_receipt_that_verifies_offline() {
     let k = key.display().to_string();
     let before = a.log_size();
     let o = h.vigil(&[
-        "--key",
+        "-i",
         &k,
         "alert",
         "--severity",
@@ -153,7 +153,7 @@ fn alert_from_cron_is_quiet_stores_a_receipt_that_verifies_offline() {
     // -v says what happened; a refusal is exit 3 with the appliance's reason.
     let out = ok(&h.vigil(&[
         "-v",
-        "--key",
+        "-i",
         &k,
         "alert",
         "--severity",
@@ -162,7 +162,7 @@ fn alert_from_cron_is_quiet_stores_a_receipt_that_verifies_offline() {
         "t",
     ]));
     assert!(out.contains("logged as entry"), "{out}");
-    let o = h.vigil(&["--key", &k, "alert", "--severity", "fatal", "--title", "t"]);
+    let o = h.vigil(&["-i", &k, "alert", "--severity", "fatal", "--title", "t"]);
     assert_eq!(
         o.status.code(),
         Some(2),
@@ -170,7 +170,7 @@ fn alert_from_cron_is_quiet_stores_a_receipt_that_verifies_offline() {
         text(&o.stderr)
     );
     let o = h.vigil(&[
-        "--key",
+        "-i",
         &k,
         "--key-name",
         "web01",
@@ -190,7 +190,7 @@ fn sign_prints_what_curl_needs() {
     let h = trusted(&a);
     let k = key_file(&h, &a, SOURCE).display().to_string();
     let headers = ok(&h.vigil(&[
-        "--key",
+        "-i",
         &k,
         "sign",
         "--severity",
@@ -221,7 +221,7 @@ fn log_verbs_and_admin_verbs() {
     let adm = key_file(&h, &a, ADMIN).display().to_string();
     let aud = key_file(&h, &a, AUDITOR).display().to_string();
     ok(&h.vigil(&[
-        "--key",
+        "-i",
         &src,
         "alert",
         "--severity",
@@ -230,6 +230,10 @@ fn log_verbs_and_admin_verbs() {
         "ups on battery",
         "--topic",
         "power",
+        "--key",
+        "ups1",
+        "--ttl",
+        "3600",
     ]));
     let idx = a.log_size() - 1;
     let out = ok(&h.vigil(&["log", "checkpoint"]));
@@ -241,7 +245,7 @@ fn log_verbs_and_admin_verbs() {
         serde_json::from_str(&ok(&h.vigil(&["log", "checkpoint", "--json"]))).expect("json");
     assert_eq!(json["size"], a.log_size());
     let out = ok(&h.vigil(&[
-        "--key",
+        "-i",
         &aud,
         "log",
         "entries",
@@ -252,9 +256,15 @@ fn log_verbs_and_admin_verbs() {
     ]));
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(out.contains("ups on battery"));
-    let out = ok(&h.vigil(&["--key", &aud, "log", "entries", "--json", "--max", "3"]));
+    let out = ok(&h.vigil(&["-i", &aud, "log", "entries", "--json", "--max", "3"]));
     assert_eq!(out.lines().count(), 3);
-    let raw = ok(&h.vigil(&["--key", &aud, "log", "get", &idx.to_string()]));
+    // --key is the dedup key, --ttl the display lifetime: both land in the signed statement.
+    let raw_first = ok(&h.vigil(&["-i", &aud, "log", "get", &idx.to_string()]));
+    assert!(
+        raw_first.contains("\nkey: ups1\n") && raw_first.contains("\nttl: 3600\n"),
+        "{raw_first}"
+    );
+    let raw = ok(&h.vigil(&["-i", &aud, "log", "get", &idx.to_string()]));
     assert!(raw.starts_with("vigil-entry/v1\n"));
     assert!(
         ok(&h.vigil(&["log", "proof", &idx.to_string()])).starts_with("c2sp.org/tlog-proof@v1\n")
@@ -262,12 +272,12 @@ fn log_verbs_and_admin_verbs() {
     ok(&h.vigil(&["log", "consistency", "1", &a.log_size().to_string()]));
     // A source key may not read: exit 3.
     assert_eq!(
-        h.vigil(&["--key", &src, "log", "entries"]).status.code(),
+        h.vigil(&["-i", &src, "log", "entries"]).status.code(),
         Some(3)
     );
     // Admin: ack, silence, enrol a new key, revoke it.
     ok(&h.vigil(&[
-        "--key",
+        "-i",
         &adm,
         "admin",
         "ack",
@@ -276,7 +286,7 @@ fn log_verbs_and_admin_verbs() {
         "on it",
     ]));
     ok(&h.vigil(&[
-        "--key",
+        "-i",
         &adm,
         "admin",
         "silence",
@@ -289,7 +299,7 @@ fn log_verbs_and_admin_verbs() {
     ]));
     ok(&h.vigil(&["keygen", "printer"]));
     ok(&h.vigil(&[
-        "--key",
+        "-i",
         &adm,
         "admin",
         "enroll",
@@ -300,7 +310,7 @@ fn log_verbs_and_admin_verbs() {
         "printer.pub",
     ]));
     ok(&h.vigil(&[
-        "--key",
+        "-i",
         "printer",
         "alert",
         "--severity",
@@ -309,7 +319,7 @@ fn log_verbs_and_admin_verbs() {
         "toner low",
     ]));
     ok(&h.vigil(&[
-        "--key",
+        "-i",
         &adm,
         "admin",
         "revoke",
@@ -318,7 +328,7 @@ fn log_verbs_and_admin_verbs() {
         "decommissioned",
     ]));
     let o = h.vigil(&[
-        "--key",
+        "-i",
         "printer",
         "alert",
         "--severity",
@@ -332,7 +342,7 @@ fn log_verbs_and_admin_verbs() {
         "{}",
         text(&o.stderr)
     );
-    let kinds = ok(&h.vigil(&["--key", &aud, "log", "entries", "--json"]));
+    let kinds = ok(&h.vigil(&["-i", &aud, "log", "entries", "--json"]));
     for k in [
         "\"kind\":\"ack\"",
         "\"kind\":\"silence\"",
@@ -351,7 +361,7 @@ fn log_verbs_and_admin_verbs() {
             "c",
             "--match-topic",
             "a",
-            "--key",
+            "-i",
             &adm
         ])
         .status
@@ -372,7 +382,7 @@ fn unreachable_is_exit_4_after_retries() {
         "1",
         "--url",
         "https://127.0.0.1:1",
-        "--key",
+        "-i",
         &k,
         "alert",
         "--severity",
@@ -397,20 +407,12 @@ fn rate_limited_alert_waits_for_retry_after_and_succeeds() {
     });
     let h = trusted(&a);
     let k = key_file(&h, &a, SOURCE).display().to_string();
-    ok(&h.vigil(&[
-        "--key",
-        &k,
-        "alert",
-        "--severity",
-        "info",
-        "--title",
-        "first",
-    ]));
+    ok(&h.vigil(&["-i", &k, "alert", "--severity", "info", "--title", "first"]));
     let before = a.log_size();
     let started = std::time::Instant::now();
     let o = h.vigil(&[
         "-v",
-        "--key",
+        "-i",
         &k,
         "alert",
         "--severity",
@@ -435,7 +437,7 @@ fn rate_limited_alert_waits_for_retry_after_and_succeeds() {
 
 /// Runs `vigil log audit` against the appliance's current address (restarts change the port).
 fn audit(h: &Home, a: &Appliance, aud: &str) -> Output {
-    h.vigil(&["--url", &a.url(), "--key", aud, "log", "audit"])
+    h.vigil(&["--url", &a.url(), "-i", aud, "log", "audit"])
 }
 
 /// Sends an alert to the appliance's current address.
@@ -443,7 +445,7 @@ fn send(h: &Home, a: &Appliance, src: &str, sev: &str, title: &str) {
     ok(&h.vigil(&[
         "--url",
         &a.url(),
-        "--key",
+        "-i",
         src,
         "alert",
         "--severity",
