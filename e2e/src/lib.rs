@@ -178,6 +178,18 @@ impl Appliance {
         self.clock.now_ms() / 1000
     }
 
+    /// Entry `index` as text, read straight from the store.
+    pub fn entry_text(&self, index: u64) -> String {
+        let bytes = self
+            .daemon()
+            .state
+            .store
+            .entry(index)
+            .expect("read")
+            .expect("entry exists");
+        String::from_utf8(bytes).expect("entries are UTF-8")
+    }
+
     /// Current log size.
     pub fn log_size(&self) -> u64 {
         self.daemon().state.store.head().size

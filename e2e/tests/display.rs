@@ -59,15 +59,7 @@ fn a_touch_pad_hold_logs_a_device_ack() {
     let before = a.log_size();
     vigild::button_ack(&a.daemon().state, index);
     wait_for(|| a.log_size() == before + 1);
-    let entry = String::from_utf8(
-        a.daemon()
-            .state
-            .store
-            .entry(before)
-            .expect("read")
-            .expect("entry"),
-    )
-    .expect("utf8");
+    let entry = a.entry_text(before);
     assert!(
         entry.contains("kind: ack\nsigner: device\n") && entry.contains(&format!("ref: {index}")),
         "{entry}"

@@ -19,15 +19,7 @@ fn ssh_keygen_and_curl_recipe() {
     let index = a.verify_receipt(out.as_bytes());
     assert_eq!(index, before);
     assert_eq!(a.log_size(), before + 1);
-    let entry = String::from_utf8(
-        a.daemon()
-            .state
-            .store
-            .entry(index)
-            .expect("read")
-            .expect("entry"),
-    )
-    .expect("utf8");
+    let entry = a.entry_text(index);
     assert!(
         entry.contains("sig-kind: sshsig")
             && entry.contains("signer: nas")
@@ -53,15 +45,7 @@ fn openssl_and_curl_recipe() {
     let (code, out, err) = sh(work.path(), &readme_recipe("openssl-send"), &env);
     assert_eq!(code, 0, "send recipe failed: {out}\n{err}");
     assert_eq!(a.verify_receipt(out.as_bytes()), before);
-    let entry = String::from_utf8(
-        a.daemon()
-            .state
-            .store
-            .entry(before)
-            .expect("read")
-            .expect("entry"),
-    )
-    .expect("utf8");
+    let entry = a.entry_text(before);
     assert!(entry.contains("sig-kind: ed25519") && entry.contains("signer: cron"));
     // The same recipe signed by a key that is not cron's is refused, and nothing is logged.
     let (code, _, _) = sh(

@@ -132,15 +132,7 @@ fn stale_ts_only_while_synced() {
     a.clock.set_synced(false);
     let ans = a.post_signed("/v1/alerts", &st, SOURCE);
     assert_eq!(ans.status, 201, "{}", ans.text());
-    let entry = String::from_utf8(
-        a.daemon()
-            .state
-            .store
-            .entry(before)
-            .expect("read")
-            .expect("entry"),
-    )
-    .expect("utf8");
+    let entry = a.entry_text(before);
     assert!(entry.contains("clock: unsynced"));
 }
 
