@@ -227,9 +227,7 @@ pub fn request_headers(
     date: u64,
     nonce: &str,
 ) -> Vec<(String, String)> {
-    let body_hash = hex::encode(vigil_core::sha256(body));
-    let msg =
-        format!("vigil-request/v1\n{method}\n{path_and_query}\n{date}\n{nonce}\n{body_hash}\n");
+    let msg = vigil_core::request_message(method, path_and_query, date, nonce, body);
     let sig = vigil_core::sig::sign_raw(msg.as_bytes(), key);
     vec![
         ("Vigil-Key".into(), key_name.into()),

@@ -52,6 +52,19 @@ pub fn pem_certificate_der(pem: &str) -> Option<Vec<u8>> {
         .filter(|d| !d.is_empty())
 }
 
+/// The bytes a signed request signs (SPEC §5):
+/// `vigil-request/v1\n<METHOD>\n<path with query>\n<date>\n<nonce>\n<hex SHA-256 of body>\n`.
+pub fn request_message(
+    method: &str,
+    path_and_query: &str,
+    date: u64,
+    nonce: &str,
+    body: &[u8],
+) -> String {
+    let body_hash = hex::encode(sha256(body));
+    format!("vigil-request/v1\n{method}\n{path_and_query}\n{date}\n{nonce}\n{body_hash}\n")
+}
+
 /// SHA-256 of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     use sha2::Digest as _;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
@@ -224,15 +224,15 @@ async fn ingest(s: &Arc<AppState>, req: Request, ep: Endpoint) -> ApiResult<(Sta
     }
     let st = Statement::parse(statement_bytes).map_err(|e| malformed(e.to_string()))?;
     // Who signed, and does the signature hold?
-    let verified = {
+    let (verified, role) = {
         let shared = read(&s.shared);
-        let (signer, key, sig) = match form {
+        let (signer, key, role, sig) = match form {
             SignedForm::Raw { key_name, sig } => {
-                let (key, _) = shared
+                let (key, role) = shared
                     .registry
                     .active_key(&key_name)
                     .map_err(|d| auth_refusal(s, ip, &d))?;
-                (key_name, key, Signature::Ed25519(sig))
+                (key_name, key, role, Signature::Ed25519(sig))
             }
             SignedForm::Ssh(ssh) => {
                 let p = shared
@@ -245,12 +245,13 @@ async fn ingest(s: &Arc<AppState>, req: Request, ep: Endpoint) -> ApiResult<(Sta
                 (
                     p.name.clone(),
                     p.key,
+                    Some(p.role),
                     Signature::Sshsig(ssh.blob().to_vec()),
                 )
             }
         };
         drop(shared);
-        sig::verify(st, &signer, &key, sig).map_err(|e| {
+        let verified = sig::verify(st, &signer, &key, sig).map_err(|e| {
             s.auth_failures.record(ip);
             let detail = match e {
                 SigError::WrongNamespace => {
@@ -260,15 +261,11 @@ async fn ingest(s: &Arc<AppState>, req: Request, ep: Endpoint) -> ApiResult<(Sta
                 _ => "the signature does not verify for this statement and key",
             };
             ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", detail)
-        })?
+        })?;
+        (verified, role)
     };
     let st = verified.statement();
-    // What it may do.
-    let role = read(&s.shared)
-        .registry
-        .active_key(verified.signer())
-        .ok()
-        .and_then(|(_, r)| r);
+    // What it may do (the gate re-checks at commit).
     check_endpoint(ep, st.kind(), role)?;
     if st.to() != s.origin {
         return Err(ApiError::new(
@@ -562,7 +559,7 @@ async fn authorize_read(s: &AppState, req: Request) -> ApiResult<String> {
         .registry
         .active_key(key_name)
         .map_err(|d| auth_refusal(s, ip, &d))?;
-    let msg = request_message(method.as_str(), &path, date, nonce, &body);
+    let msg = vigil_core::request_message(method.as_str(), &path, date, nonce, &body);
     sig::verify_bytes(msg.as_bytes(), &key, &Signature::Ed25519(sig)).map_err(|_| {
         s.auth_failures.record(ip);
         ApiError::new(
@@ -604,18 +601,6 @@ async fn authorize_read(s: &AppState, req: Request) -> ApiResult<String> {
         )
         .with_retry(5)),
     }
-}
-
-/// The bytes a signed request signs.
-pub fn request_message(
-    method: &str,
-    path_and_query: &str,
-    date: u64,
-    nonce: &str,
-    body: &[u8],
-) -> String {
-    let body_hash = hex::encode(vigil_core::sha256(body));
-    format!("vigil-request/v1\n{method}\n{path_and_query}\n{date}\n{nonce}\n{body_hash}\n")
 }
 
 // ---------------------------------------------------------------- log reads
@@ -920,9 +905,4 @@ pub const HSTS: &str = "max-age=31536000";
 /// How long a request may take.
 pub fn request_timeout(s: &AppState) -> Duration {
     Duration::from_secs(s.limits.request_timeout_secs)
-}
-
-/// Methods answered at all (others get 405 from the router).
-pub fn is_known_method(m: &Method) -> bool {
-    matches!(*m, Method::GET | Method::POST | Method::HEAD)
 }

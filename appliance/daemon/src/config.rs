@@ -7,7 +7,7 @@
 //! (the embedded default: state in `./vigil-data`, HTTPS on 127.0.0.1:8443).
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Parser;
 use serde::Deserialize;
@@ -225,9 +225,4 @@ pub fn hostname() -> String {
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
         .collect();
     if h.is_empty() { "vigil".into() } else { h }
-}
-
-/// Whether `p` is inside `dir` (used to keep dev keys in the state directory).
-pub fn is_within(p: &Path, dir: &Path) -> bool {
-    p.starts_with(dir)
 }

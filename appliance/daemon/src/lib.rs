@@ -104,10 +104,6 @@ fn device_key(settings: &Settings) -> Result<SigningKey, StartError> {
     keyfile::decode(&text).map_err(|e| files::err(&path, e).into())
 }
 
-fn now_secs(clock: &dyn Clock) -> u64 {
-    clock.now_secs()
-}
-
 /// Picks the panel: the GFX HAT when asked for or (auto) when present, else the PNG panel.
 fn open_display(
     settings: &Settings,
@@ -231,7 +227,7 @@ impl Daemon {
             None => vigil_core::policy::DEFAULT_POLICY.to_owned(),
         };
         if store.writable().is_ok() {
-            let now = now_secs(clock.as_ref());
+            let now = clock.now_secs();
             let mut batch = provision::plan_import(
                 &read(&shared),
                 &keys,

@@ -4,7 +4,6 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::IntoResponse as _;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -170,12 +169,4 @@ pub async fn serve_redirect(
         });
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), graceful.shutdown()).await;
-}
-
-/// The executor type hyper needs for HTTP/2 (unused: vigil speaks HTTP/1.1 only).
-pub type Executor = TokioExecutor;
-
-/// Address helper for logs.
-pub fn https_url(addr: SocketAddr) -> String {
-    format!("https://{addr}")
 }

@@ -12,7 +12,7 @@ mod query;
 mod tables;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use redb::{
     Database, ReadableDatabase as _, ReadableTable as _, ReadableTableMetadata as _, StorageBackend,
@@ -621,6 +621,3 @@ pub fn stored_hash_count(n: u64) -> u64 {
     // Level l holds floor(n / 2^l) complete subtrees.
     (0..64).map(|l| n >> l).sum()
 }
-
-/// Shared handle used by the committer and readers.
-pub type SharedStore = Arc<Store>;
