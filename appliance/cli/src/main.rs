@@ -95,6 +95,13 @@ enum Cmd {
         /// Receipt file (JSON as the appliance returned it).
         receipt: PathBuf,
     },
+    /// Save what the appliance's LCD shows now, as PNG (auditor or admin key).
+    #[command(after_help = "Example: vigil display -o lcd.png")]
+    Display {
+        /// Where to write the PNG.
+        #[arg(short, long, default_value = "display.png")]
+        out: PathBuf,
+    },
     /// Admin statements.
     Admin {
         #[command(subcommand)]
@@ -345,6 +352,13 @@ fn run(cli: Cli) -> Res<()> {
         }
         Cmd::Log { cmd } => log_cmd(&ctx, cmd),
         Cmd::VerifyReceipt { receipt } => verify_receipt(&ctx, &receipt),
+        Cmd::Display { out } => {
+            let (c, name, key) = reader(&ctx)?;
+            let a = signed_get(&c, &name, &key, "/v1/display.png")?;
+            std::fs::write(&out, &a.body).map_err(|e| usage(format!("{}: {e}", out.display())))?;
+            eprintln!("{} ({} bytes)", out.display(), a.body.len());
+            Ok(())
+        }
         Cmd::Admin { cmd } => admin(&ctx, cmd),
     }
 }

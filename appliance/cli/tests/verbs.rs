@@ -185,6 +185,43 @@ fn alert_from_cron_is_quiet_stores_a_receipt_that_verifies_offline() {
 }
 
 #[test]
+fn display_saves_the_lcd_picture_for_auditors_only() {
+    let a = Appliance::start();
+    let h = trusted(&a);
+    let src = key_file(&h, &a, SOURCE);
+    let aud = key_file(&h, &a, AUDITOR);
+    let (src, aud) = (src.display().to_string(), aud.display().to_string());
+    ok(&h.vigil(&[
+        "-i",
+        &src,
+        "alert",
+        "--severity",
+        "critical",
+        "--title",
+        "UPS on battery",
+    ]));
+    let png = h.path().join("lcd.png");
+    let p = png.display().to_string();
+    let mut shown = false;
+    for _ in 0..100 {
+        ok(&h.vigil(&["-i", &aud, "display", "-o", &p]));
+        let bytes = std::fs::read(&png).expect("png written");
+        if vigil_display::panel::shows_text(&bytes, "UPS on battery").expect("a panel PNG") {
+            shown = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(shown, "the saved picture shows the alert");
+    // A source may not read the display: exit 3 with the appliance's reason, nothing written.
+    std::fs::remove_file(&png).expect("rm");
+    let o = h.vigil(&["-i", &src, "display", "-o", &p]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("403"), "{}", text(&o.stderr));
+    assert!(!png.exists());
+}
+
+#[test]
 fn sign_prints_what_curl_needs() {
     let a = Appliance::start();
     let h = trusted(&a);

@@ -115,9 +115,15 @@ fn open_display(
     let png_path = Some(settings.state_dir.join("display.png"));
     #[cfg(feature = "hw")]
     if settings.display != PanelKind::Png && vigil_display::hw::present() {
-        let hat = vigil_display::hw::GfxHat::open().map_err(StartError::Other)?;
-        tracing::info!("display: GFX HAT");
-        return Ok(display::Display::new(model, status, None, now_ms).with_hat(hat));
+        match vigil_display::hw::GfxHat::open() {
+            Ok(hat) => {
+                tracing::info!("display: GFX HAT");
+                return Ok(display::Display::new(model, status, None, now_ms).with_hat(hat));
+            }
+            // Asked for the HAT: refuse. Auto: the appliance still serves, on the PNG panel.
+            Err(e) if settings.display == PanelKind::Hat => return Err(StartError::Other(e)),
+            Err(e) => tracing::error!(error = %e, "the GFX HAT answers but cannot be opened"),
+        }
     }
     if settings.display == PanelKind::Hat {
         return Err(StartError::Other(

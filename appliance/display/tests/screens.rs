@@ -236,3 +236,26 @@ fn text_fits_the_panel() {
     let b = panel::frame(&Screen::Acked { title: "?".into() });
     assert!(a.diff(&b).is_none());
 }
+
+#[test]
+fn shows_text_finds_what_the_panel_draws_and_nothing_else() {
+    let p = sample();
+    let mut ui = Ui::new(T0);
+    let list = panel::png(&panel::frame(&ui.screen(&p, &status(), T0)));
+    // The selected row is drawn light on dark, the others dark on light.
+    assert_eq!(panel::shows_text(&list, "UPS on battery"), Ok(true));
+    assert_eq!(panel::shows_text(&list, "disk 91% on nas"), Ok(true));
+    assert_eq!(panel::shows_text(&list, "disk 92% on nas"), Ok(false));
+    assert_eq!(panel::shows_text(&list, "UPS on batterz"), Ok(false));
+    ui.press(Pad::Down, &p, T0);
+    let second = panel::png(&panel::frame(&ui.screen(&p, &status(), T0)));
+    assert_eq!(panel::shows_text(&second, "disk 91% on nas"), Ok(true));
+    let idle = panel::png(&panel::frame(&Ui::new(T0).screen(
+        &Projection::new(),
+        &status(),
+        T0,
+    )));
+    assert_eq!(panel::shows_text(&idle, "UPS on battery"), Ok(false));
+    assert_eq!(panel::shows_text(&idle, "all clear"), Ok(true));
+    assert!(panel::shows_text(b"not a png", "x").is_err());
+}
