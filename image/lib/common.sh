@@ -1,0 +1,237 @@
+# Shared by image/build, image/boot-test, image/reproducible and image/refresh-manifest.
+# shellcheck shell=bash
+
+IMAGE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+REPO=$(cd "$IMAGE_DIR/.." && pwd)
+SUITE=trixie
+COMPONENTS=main,non-free-firmware
+T0=${T0:-$(date +%s)}
+export T0
+
+stage() { printf '\n=== [%4ss] %s\n' "$(($(date +%s) - T0))" "$*" >&2; }
+say() { printf '%s\n' "$*" >&2; }
+die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+need_root() {
+  [[ $(id -u) == 0 ]] || die "$1 needs root (mmdebstrap, chroot, loop-free mounts and binfmt_misc)"
+}
+
+need_commands() {
+  local c missing=()
+  for c in "$@"; do command -v "$c" >/dev/null || missing+=("$c"); done
+  ((${#missing[@]} == 0)) || die "missing on this host: ${missing[*]} (apt-get install mmdebstrap python3 git)"
+}
+
+# The Debian mirrors come from the host's apt configuration (VIGIL_MIRROR and
+# VIGIL_SECURITY_MIRROR override); the repository names none.
+load_mirrors() {
+  if [[ -n ${VIGIL_MIRROR:-} && -n ${VIGIL_SECURITY_MIRROR:-} ]]; then
+    MIRROR=$VIGIL_MIRROR
+    SECURITY_MIRROR=$VIGIL_SECURITY_MIRROR
+  else
+    local found
+    found=$(python3 "$IMAGE_DIR/lib/host_mirror.py") || exit 1
+    eval "$found"
+    MIRROR=${VIGIL_MIRROR:-$MIRROR}
+    SECURITY_MIRROR=${VIGIL_SECURITY_MIRROR:-$SECURITY_MIRROR}
+  fi
+  export MIRROR SECURITY_MIRROR
+}
+
+# One-line apt sources for the suite, as mmdebstrap takes them.
+sources() {
+  local comp=${COMPONENTS//,/ }
+  printf '%s\n' \
+    "deb $MIRROR $SUITE $comp" \
+    "deb $MIRROR $SUITE-updates $comp" \
+    "deb $SECURITY_MIRROR $SUITE-security $comp"
+}
+
+# SOURCE_DATE_EPOCH: the committer time of HEAD, so a commit always builds the same image.
+load_source_date() {
+  SOURCE_DATE_EPOCH=$(git -C "$REPO" log -1 --format=%ct)
+  COMMIT=$(git -C "$REPO" rev-parse HEAD)
+  VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$REPO/Cargo.toml" | head -1)
+  export SOURCE_DATE_EPOCH COMMIT VERSION
+  if [[ -n $(git -C "$REPO" status --porcelain --untracked-files=no) ]]; then
+    say "note: the work tree has uncommitted changes; the image is built from commit ${COMMIT:0:12} only"
+  fi
+}
+
+# Top-level package names of a list file (comments and blank lines dropped), comma-separated.
+package_list() { sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$1" | paste -sd, -; }
+
+# The pinned entries of a manifest: "name:arch version" lines.
+manifest_entries() { sed -e '/^#/d' -e '/^[[:space:]]*$/d' "$1"; }
+
+# apt preferences pinning every package of a manifest to its recorded version(s).
+preferences_from_manifest() {
+  manifest_entries "$1" | python3 -c '
+import re, sys
+versions = {}
+for line in sys.stdin:
+    pkg, ver = line.split()
+    versions.setdefault(pkg.split(":")[0], set()).add(ver)
+for name in sorted(versions):
+    vs = sorted(versions[name])
+    pin = "version =" + vs[0] if len(vs) == 1 else \
+        "version /^(" + "|".join(re.escape(v) for v in vs) + ")$/"
+    print(f"Package: {name}\nPin: {pin}\nPin-Priority: 1001\n")
+'
+}
+
+# Fails, naming every pinned version the mirror no longer carries, before anything is built.
+# Uses apt with a private state directory: the host's own apt state is not touched.
+check_pins_available() { # manifest archs(comma) workdir
+  local manifest=$1 archs=$2 dir=$3/apt-check
+  rm -rf "$dir"
+  mkdir -p "$dir"/{lists/partial,archives/partial}
+  sources >"$dir/sources.list"
+  : >"$dir/status"
+  local opts=(-o "Dir::State::Lists=$dir/lists" -o "Dir::State::status=$dir/status"
+    -o "Dir::Cache=$dir" -o "Dir::Cache::archives=$dir/archives"
+    -o "Dir::Etc::SourceList=$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null
+    -o "APT::Architectures=$archs" -o "APT::Architecture=${archs%%,*}"
+    -o Debug::NoLocking=1)
+  apt-get "${opts[@]}" -qq update >"$dir/update.log" 2>&1 ||
+    die "apt could not read the $SUITE indices from the host's mirrors ($MIRROR, $SECURITY_MIRROR): $(tail -3 "$dir/update.log")"
+  # Every version of every index (apt-cache dumpavail would show the candidates only).
+  local f
+  apt-get "${opts[@]}" indextargets --format '$(FILENAME)' 'Created-By: Packages' |
+    while read -r f; do
+      if [[ -e $f ]]; then /usr/lib/apt/apt-helper cat-file "$f"; fi
+    done >"$dir/avail"
+  manifest_entries "$manifest" >"$dir/pins"
+  python3 - "$dir/avail" "$dir/pins" "$manifest" <<'PY'
+import sys
+avail = set()
+stanza = {}
+for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
+    if not line.strip():
+        if {"Package", "Architecture", "Version"} <= stanza.keys():
+            avail.add((f"{stanza['Package']}:{stanza['Architecture']}", stanza["Version"]))
+        stanza = {}
+    elif line[0] not in " \t" and ":" in line:
+        key, value = line.split(":", 1)
+        if key in ("Package", "Architecture", "Version"):
+            stanza[key] = value.strip()
+if {"Package", "Architecture", "Version"} <= stanza.keys():
+    avail.add((f"{stanza['Package']}:{stanza['Architecture']}", stanza["Version"]))
+missing = []
+for line in open(sys.argv[2], encoding="utf-8"):
+    name, ver = line.split()
+    if (name, ver) not in avail:
+        missing.append(f"  {name} {ver}")
+if missing:
+    sys.exit(
+        f"error: {len(missing)} pinned package version(s) of {sys.argv[3]} are no longer on the mirror:\n"
+        + "\n".join(missing[:40])
+        + ("\n  ..." if len(missing) > 40 else "")
+        + "\nDebian replaced them (a point release or a security update). Run image/refresh-manifest,"
+        "\nreview the diff of image/manifest/ and commit it; the image then changes on purpose."
+    )
+PY
+}
+
+# Compares what a build installed with the manifest (or records it when refreshing).
+check_installed() { # manifest installed-list
+  local manifest=$1 installed=$2
+  if [[ ${VIGIL_REFRESH:-0} == 1 ]]; then
+    return 0
+  fi
+  if ! diff -u <(manifest_entries "$manifest") "$installed" >"$installed.diff"; then
+    cat "$installed.diff" >&2
+    die "the installed packages differ from $manifest (above: - pinned, + installed); run image/refresh-manifest"
+  fi
+}
+
+write_manifest() { # manifest installed-list title
+  {
+    printf '# %s\n' "$3"
+    printf '# Every installed package, pinned. Refresh with image/refresh-manifest (see image/README.md).\n'
+    printf '# Suites: %s %s-updates %s-security (%s)\n' "$SUITE" "$SUITE" "$SUITE" "$COMPONENTS"
+    cat "$2"
+  } >"$1"
+}
+
+BINFMT_NAME=vigil-aarch64
+BINFMT_DIR=/proc/sys/fs/binfmt_misc
+
+# Runs arm64 maintainer scripts through the build root's qemu-aarch64-static (F: the kernel
+# opens the interpreter now, so it works inside every chroot).
+register_binfmt() { # interpreter
+  [[ -e $BINFMT_DIR/register ]] || mount -t binfmt_misc binfmt_misc "$BINFMT_DIR" ||
+    die "binfmt_misc is not available: the arm64 packages cannot be configured"
+  unregister_binfmt
+  printf '%s' ":$BINFMT_NAME:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:$1:FOC" \
+    >"$BINFMT_DIR/register"
+}
+
+unregister_binfmt() {
+  if [[ -e $BINFMT_DIR/$BINFMT_NAME ]]; then echo -1 >"$BINFMT_DIR/$BINFMT_NAME"; fi
+}
+
+# Bind mounts for running commands in a build root; undone by umount_chroot.
+mount_chroot() { # root
+  local r=$1 m
+  # The build root is a mount point of its own: mmdebstrap inside it remounts / private.
+  mountpoint -q "$r" || mount --bind "$r" "$r"
+  for m in proc sys dev; do
+    mkdir -p "$r/$m"
+    mountpoint -q "$r/$m" || mount --rbind "/$m" "$r/$m"
+    mount --make-rslave "$r/$m"
+  done
+  cp -L /etc/resolv.conf "$r/etc/resolv.conf"
+  # Fetching crates trusts what the host trusts (a proxy's CA, say).
+  if [[ -r /etc/ssl/certs/ca-certificates.crt ]]; then
+    cp -L /etc/ssl/certs/ca-certificates.crt "$r/etc/ssl/host-ca-certificates.crt"
+  fi
+}
+
+# Every mount point at or below a directory, deepest first (from /proc/self/mountinfo, whose
+# octal escapes for space, tab, newline and backslash are decoded).
+mounts_under() { # dir
+  python3 - "$1" <<'PY'
+import os, re, sys
+root = os.path.realpath(sys.argv[1]).rstrip("/") or "/"
+found = set()
+with open("/proc/self/mountinfo") as f:
+    for line in f:
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])
+        if point == root or point.startswith(root + "/"):
+            found.add(point)
+for point in sorted(found, key=lambda p: (-p.count("/"), p)):
+    print(point)
+PY
+}
+
+# Undoes mount_chroot and every other mount below the root (a killed build leaves them behind).
+umount_chroot() { # root
+  umount_under "$1"
+}
+
+umount_under() { # dir
+  local m pass
+  for pass in 1 2 3; do
+    while IFS= read -r m; do
+      umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+    done < <(mounts_under "$1")
+    [[ -z $(mounts_under "$1") ]] && return 0
+  done
+  say "still mounted below $1:"
+  mounts_under "$1" >&2
+  return 1
+}
+
+# rm -rf that never follows a mount: a build root that a killed run left with /dev, /sys or a
+# source tree bind-mounted inside must not take the host's files with it. Unmounts what is
+# below, then removes without crossing file systems; fails rather than guess.
+remove_tree() { # dir
+  [[ -e $1 ]] || return 0
+  umount_under "$1" || die "cannot unmount everything below $1; not removing it"
+  rm -rf --one-file-system -- "$1" || die "could not remove $1"
+}
