@@ -67,7 +67,9 @@ package_list() { sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$1" | paste -sd, -; }
 # The pinned entries of a manifest: "name:arch version" lines.
 manifest_entries() { sed -e '/^#/d' -e '/^[[:space:]]*$/d' "$1"; }
 
-# apt preferences pinning every package of a manifest to its recorded version(s).
+# apt preferences pinning every package of a manifest to its recorded version(s): a literal
+# version, or an anchored regular expression (POSIX ERE, metacharacters escaped) when one name
+# has several (multi-arch binNMUs). apt_preferences(5) takes "Pin: version V"; there is no "=".
 preferences_from_manifest() {
   manifest_entries "$1" | python3 -c '
 import re, sys
@@ -75,12 +77,24 @@ versions = {}
 for line in sys.stdin:
     pkg, ver = line.split()
     versions.setdefault(pkg.split(":")[0], set()).add(ver)
+ere = lambda v: re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", v)
 for name in sorted(versions):
     vs = sorted(versions[name])
-    pin = "version =" + vs[0] if len(vs) == 1 else \
-        "version /^(" + "|".join(re.escape(v) for v in vs) + ")$/"
+    pin = "version " + vs[0] if len(vs) == 1 else \
+        "version /^(" + "|".join(ere(v) for v in vs) + ")$/"
     print(f"Package: {name}\nPin: {pin}\nPin-Priority: 1001\n")
 '
+}
+
+# apt options for a private state directory (lists, cache, sources) under $1: the host's own
+# apt state is not touched. $2: comma-separated architectures, the first native.
+private_apt_opts() { # dir archs
+  APT_OPTS=(-o "Dir::State::Lists=$1/lists" -o "Dir::State::status=$1/status"
+    -o "Dir::Cache=$1" -o "Dir::Cache::archives=$1/archives"
+    -o "Dir::Etc::SourceList=$1/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null
+    -o "APT::Architectures=$2" -o "APT::Architecture=${2%%,*}"
+    -o Debug::NoLocking=1)
 }
 
 # Fails, naming every pinned version the mirror no longer carries, before anything is built.
@@ -91,12 +105,8 @@ check_pins_available() { # manifest archs(comma) workdir
   mkdir -p "$dir"/{lists/partial,archives/partial}
   sources >"$dir/sources.list"
   : >"$dir/status"
-  local opts=(-o "Dir::State::Lists=$dir/lists" -o "Dir::State::status=$dir/status"
-    -o "Dir::Cache=$dir" -o "Dir::Cache::archives=$dir/archives"
-    -o "Dir::Etc::SourceList=$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
-    -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null
-    -o "APT::Architectures=$archs" -o "APT::Architecture=${archs%%,*}"
-    -o Debug::NoLocking=1)
+  private_apt_opts "$dir" "$archs"
+  local opts=("${APT_OPTS[@]}")
   apt-get "${opts[@]}" -qq update >"$dir/update.log" 2>&1 ||
     die "apt could not read the $SUITE indices from the host's mirrors ($MIRROR, $SECURITY_MIRROR): $(tail -3 "$dir/update.log")"
   # Every version of every index (apt-cache dumpavail would show the candidates only).
@@ -134,6 +144,23 @@ if missing:
         + "\nDebian replaced them (a point release or a security update). Run image/refresh-manifest,"
         "\nreview the diff of image/manifest/ and commit it; the image then changes on purpose."
     )
+# Pinned is not current: say which pins the mirror has newer versions of (security updates
+# among them), without failing; image/refresh-manifest takes them.
+import subprocess
+by_name = {}
+for name, ver in avail:
+    by_name.setdefault(name, set()).add(ver)
+newer = []
+for line in open(sys.argv[2], encoding="utf-8"):
+    name, ver = line.split()
+    later = [v for v in by_name.get(name, ()) if v != ver and subprocess.run(
+        ["dpkg", "--compare-versions", v, "gt", ver]).returncode == 0]
+    if later:
+        newer.append(f"  {name} {ver} (mirror: {', '.join(sorted(later))})")
+if newer:
+    print(f"note: {len(newer)} pinned package(s) of {sys.argv[3]} have newer versions on the mirror;"
+          " the build keeps the pins (image/refresh-manifest takes the new ones):", file=sys.stderr)
+    print("\n".join(newer[:20]) + ("\n  ..." if len(newer) > 20 else ""), file=sys.stderr)
 PY
 }
 
