@@ -27,7 +27,27 @@ need_commands() {
 
 # The Debian mirrors come from the host's apt configuration (VIGIL_MIRROR and
 # VIGIL_SECURITY_MIRROR override); the repository names none.
+# VIGIL_SNAPSHOT=YYYYMMDDTHHMMSSZ takes the archive as it was at that moment instead, from a
+# Debian snapshot archive service rooted at VIGIL_SNAPSHOT_ARCHIVE (the address Debian
+# publishes for it; its layout is ROOT/archive/debian/TIME/ and ROOT/archive/debian-security/
+# TIME/): how a release is rebuilt after Debian has replaced its pinned versions.
+# Sets MIRROR, SECURITY_MIRROR, SNAPSHOT (empty for a live mirror) and source_apt_opts.
 load_mirrors() {
+  SNAPSHOT=${VIGIL_SNAPSHOT:-}
+  source_apt_opts
+  if [[ -n $SNAPSHOT ]]; then
+    [[ $SNAPSHOT =~ ^[0-9]{8}T[0-9]{6}Z$ ]] ||
+      die "VIGIL_SNAPSHOT must be a snapshot time as YYYYMMDDTHHMMSSZ (UTC), such as 20261128T000000Z; got '$SNAPSHOT'"
+    [[ -n ${VIGIL_SNAPSHOT_ARCHIVE:-} ]] ||
+      die "VIGIL_SNAPSHOT needs VIGIL_SNAPSHOT_ARCHIVE, the root URL of a Debian snapshot archive service (image/README.md)"
+    [[ ${VIGIL_SNAPSHOT_ARCHIVE} =~ ^https?://[^/]+ ]] ||
+      die "VIGIL_SNAPSHOT_ARCHIVE must be an http:// or https:// URL (the build root fetches from it too); got '$VIGIL_SNAPSHOT_ARCHIVE'"
+    local root=${VIGIL_SNAPSHOT_ARCHIVE%/}
+    MIRROR=$root/archive/debian/$SNAPSHOT/
+    SECURITY_MIRROR=$root/archive/debian-security/$SNAPSHOT/
+    export MIRROR SECURITY_MIRROR SNAPSHOT
+    return 0
+  fi
   if [[ -n ${VIGIL_MIRROR:-} && -n ${VIGIL_SECURITY_MIRROR:-} ]]; then
     MIRROR=$VIGIL_MIRROR
     SECURITY_MIRROR=$VIGIL_SECURITY_MIRROR
@@ -38,7 +58,46 @@ load_mirrors() {
     MIRROR=${VIGIL_MIRROR:-$MIRROR}
     SECURITY_MIRROR=${VIGIL_SECURITY_MIRROR:-$SECURITY_MIRROR}
   fi
-  export MIRROR SECURITY_MIRROR
+  export MIRROR SECURITY_MIRROR SNAPSHOT
+}
+
+# The apt options the mirror needs, for apt-get (APT_SOURCE_OPTS) and mmdebstrap
+# (MMDEBSTRAP_SOURCE_OPTS): a snapshot's Release files are past their Valid-Until date.
+source_apt_opts() {
+  APT_SOURCE_OPTS=()
+  MMDEBSTRAP_SOURCE_OPTS=()
+  if [[ -n ${SNAPSHOT:-} ]]; then
+    APT_SOURCE_OPTS=(-o Acquire::Check-Valid-Until=false)
+    MMDEBSTRAP_SOURCE_OPTS=('--aptopt=Acquire::Check-Valid-Until "false"')
+  fi
+}
+
+# Serves the live mirrors (MIRROR, SECURITY_MIRROR) in a Debian snapshot archive's layout on
+# 127.0.0.1 for one snapshot time (lib/snapshot_proxy.py), for testing --snapshot here, where no
+# snapshot service is reachable. Sets SNAPSHOT_PROXY_URL and SNAPSHOT_PROXY_PID; requests are
+# logged to DIR/proxy.log. stop_snapshot_proxy ends it.
+start_snapshot_proxy() { # time dir
+  mkdir -p "$2"
+  rm -f "$2/port"
+  python3 "$IMAGE_DIR/lib/snapshot_proxy.py" "$1" "$MIRROR" "$SECURITY_MIRROR" "$2/port" \
+    "$2/proxy.log" &
+  SNAPSHOT_PROXY_PID=$!
+  local i
+  for i in $(seq 100); do
+    [[ -s $2/port ]] && break
+    kill -0 "$SNAPSHOT_PROXY_PID" 2>/dev/null || die "the snapshot proxy did not start"
+    sleep 0.1
+  done
+  [[ -s $2/port ]] || die "the snapshot proxy did not listen within 10 s"
+  SNAPSHOT_PROXY_URL=http://127.0.0.1:$(cat "$2/port")
+}
+
+stop_snapshot_proxy() {
+  if [[ -n ${SNAPSHOT_PROXY_PID:-} ]]; then
+    kill "$SNAPSHOT_PROXY_PID" 2>/dev/null || true
+    wait "$SNAPSHOT_PROXY_PID" 2>/dev/null || true
+    SNAPSHOT_PROXY_PID=
+  fi
 }
 
 # One-line apt sources for the suite, as mmdebstrap takes them.
@@ -68,15 +127,20 @@ package_list() { sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$1" | paste -sd, -; }
 manifest_entries() { sed -e '/^#/d' -e '/^[[:space:]]*$/d' "$1"; }
 
 # apt preferences pinning every package of a manifest to its recorded version(s): a literal
-# version, or an anchored regular expression (POSIX ERE, metacharacters escaped) when one name
-# has several (multi-arch binNMUs). apt_preferences(5) takes "Pin: version V"; there is no "=".
+# version, or an anchored regular expression (POSIX ERE, metacharacters escaped) when one key
+# has several. apt_preferences(5) takes "Pin: version V"; there is no "=".
+# Each pin names the architecture ("Package: libzstd1:arm64"): a bare name binds the native
+# architecture only, so in the build root (amd64, arm64 foreign) the arm64 libraries would float
+# to a newer security update that cannot sit beside the pinned amd64 one (Multi-Arch: same).
+# Architecture "all" stays bare: apt does not match "NAME:all" in a Package line.
 preferences_from_manifest() {
   manifest_entries "$1" | python3 -c '
 import re, sys
 versions = {}
 for line in sys.stdin:
     pkg, ver = line.split()
-    versions.setdefault(pkg.split(":")[0], set()).add(ver)
+    name, _, arch = pkg.partition(":")
+    versions.setdefault(name if arch in ("", "all") else pkg, set()).add(ver)
 ere = lambda v: re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", v)
 for name in sorted(versions):
     vs = sorted(versions[name])
@@ -106,7 +170,7 @@ check_pins_available() { # manifest archs(comma) workdir
   sources >"$dir/sources.list"
   : >"$dir/status"
   private_apt_opts "$dir" "$archs"
-  local opts=("${APT_OPTS[@]}")
+  local opts=("${APT_OPTS[@]}" "${APT_SOURCE_OPTS[@]}")
   apt-get "${opts[@]}" -qq update >"$dir/update.log" 2>&1 ||
     die "apt could not read the $SUITE indices from the host's mirrors ($MIRROR, $SECURITY_MIRROR): $(tail -3 "$dir/update.log")"
   # Every version of every index (apt-cache dumpavail would show the candidates only).
@@ -181,6 +245,13 @@ write_manifest() { # manifest installed-list title
     printf '# %s\n' "$3"
     printf '# Every installed package, pinned. Refresh with image/refresh-manifest (see image/README.md).\n'
     printf '# Suites: %s %s-updates %s-security (%s)\n' "$SUITE" "$SUITE" "$SUITE" "$COMPONENTS"
+    # The moment the versions were resolved: a Debian snapshot archive at that time holds every
+    # one of them (VIGIL_SNAPSHOT, image/README.md), whatever the mirrors carry later.
+    if [[ -n ${SNAPSHOT:-} ]]; then
+      printf '# Resolved from the Debian snapshot archive at: %s\n' "$SNAPSHOT"
+    else
+      printf '# Resolved from the live mirror at: %s\n' "$(date -u +%Y%m%dT%H%M%SZ)"
+    fi
     cat "$2"
   } >"$1"
 }
