@@ -10,7 +10,13 @@
 //! Queries are for times at or after the newest entry's `received` (the appliance's clock moves
 //! forward): alerts and silences that ended before it are dropped as entries are folded, which
 //! keeps the projection as small as what can still be shown.
+//!
+//! Cost: live alerts are kept in display order and counted as they come and go, so folding an
+//! entry, the first rows of the list and the counts are O(log n) in the number of live alerts
+//! (plus the alerts that expired since the newest entry); only while a silence is in force do
+//! the counts scan the live alerts.
 
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::entry::Entry;
@@ -50,20 +56,41 @@ struct Silence {
 }
 
 /// Identity of an alert slot: (signer, topic, dedup key or the entry's own index).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Slot {
     Keyed(String, String, String),
     Single(u64),
 }
 
+impl Slot {
+    fn of(v: &AlertView) -> Slot {
+        match &v.key {
+            Some(k) => Slot::Keyed(v.signer.clone(), v.topic.clone(), k.clone()),
+            None => Slot::Single(v.index),
+        }
+    }
+}
+
+/// Display order of a live alert: critical first, then newest.
+type OrderKey = (Reverse<Severity>, Reverse<u64>);
+
+fn order_key(severity: Severity, index: u64) -> OrderKey {
+    (Reverse(severity), Reverse(index))
+}
+
 /// The projection.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Projection {
-    slots: BTreeMap<Slot, AlertView>,
-    /// Entry index of each live alert → its slot (acks find their alert in O(1)).
-    by_index: HashMap<u64, Slot>,
+    /// Live alerts in display order.
+    alerts: BTreeMap<OrderKey, AlertView>,
+    /// Slot → the live alert holding it.
+    slots: HashMap<Slot, OrderKey>,
+    /// Entry index of each live alert → its severity (acks find their alert in O(1)).
+    by_index: HashMap<u64, Severity>,
     /// (expiry, entry index) of live alerts with a ttl, soonest first.
     expiries: BTreeSet<(u64, u64)>,
+    /// Counts over every live alert (before expiry and silences at a query's `now`).
+    live: Counts,
     silences: Vec<Silence>,
     entries: u64,
     /// Newest `received` seen: anything that ended before it is gone for every later query.
@@ -85,6 +112,41 @@ pub struct Counts {
     pub unacked_critical: usize,
     /// Warning and not acknowledged.
     pub unacked_warning: usize,
+}
+
+impl Counts {
+    /// Active alerts of every severity.
+    pub fn total(&self) -> usize {
+        self.critical + self.warning + self.info
+    }
+
+    fn add(&mut self, v: &AlertView) {
+        match v.severity {
+            Severity::Critical => {
+                self.critical += 1;
+                self.unacked_critical += usize::from(!v.acked);
+            }
+            Severity::Warning => {
+                self.warning += 1;
+                self.unacked_warning += usize::from(!v.acked);
+            }
+            Severity::Info => self.info += 1,
+        }
+    }
+
+    fn sub(&mut self, v: &AlertView) {
+        match v.severity {
+            Severity::Critical => {
+                self.critical -= 1;
+                self.unacked_critical -= usize::from(!v.acked);
+            }
+            Severity::Warning => {
+                self.warning -= 1;
+                self.unacked_warning -= usize::from(!v.acked);
+            }
+            Severity::Info => self.info -= 1,
+        }
+    }
 }
 
 impl Projection {
@@ -117,7 +179,7 @@ impl Projection {
                     None => Slot::Single(e.index()),
                 };
                 if let Some(old) = self.slots.remove(&slot) {
-                    self.forget(&old);
+                    self.remove(old);
                 }
                 match a.state {
                     AlertState::Resolved => {}
@@ -136,18 +198,26 @@ impl Projection {
                                 .map(|t| e.received_ms().saturating_add(t.saturating_mul(1000))),
                             acked: false,
                         };
-                        self.by_index.insert(e.index(), slot.clone());
+                        let key = order_key(view.severity, view.index);
+                        self.by_index.insert(view.index, view.severity);
                         if let Some(t) = view.expires_ms {
-                            self.expiries.insert((t, e.index()));
+                            self.expiries.insert((t, view.index));
                         }
-                        self.slots.insert(slot, view);
+                        self.live.add(&view);
+                        self.slots.insert(slot, key);
+                        self.alerts.insert(key, view);
                     }
                 }
             }
             Content::Ack { entry, .. } => {
                 // An ack names an earlier entry: a live alert, or nothing that can still show.
-                if let Some(v) = self.by_index.get(entry).and_then(|s| self.slots.get_mut(s)) {
+                if let Some(&sev) = self.by_index.get(entry)
+                    && let Some(v) = self.alerts.get_mut(&order_key(sev, *entry))
+                    && !v.acked
+                {
+                    self.live.sub(v);
                     v.acked = true;
+                    self.live.add(v);
                 }
             }
             Content::Silence {
@@ -174,8 +244,10 @@ impl Projection {
                 break;
             }
             self.expiries.pop_first();
-            if let Some(slot) = self.by_index.remove(&index) {
-                self.slots.remove(&slot);
+            if let Some(&sev) = self.by_index.get(&index)
+                && let Some(gone) = self.remove(order_key(sev, index))
+            {
+                self.slots.remove(&Slot::of(&gone));
             }
         }
         if self
@@ -187,12 +259,15 @@ impl Projection {
         }
     }
 
-    /// Removes a replaced alert's index entries.
-    fn forget(&mut self, old: &AlertView) {
+    /// Removes a live alert and its index entries (its slot is the caller's to clear).
+    fn remove(&mut self, key: OrderKey) -> Option<AlertView> {
+        let old = self.alerts.remove(&key)?;
         self.by_index.remove(&old.index);
         if let Some(t) = old.expires_ms {
             self.expiries.remove(&(t, old.index));
         }
+        self.live.sub(&old);
+        Some(old)
     }
 
     /// Records the log head the idle screen shows.
@@ -223,33 +298,59 @@ impl Projection {
         })
     }
 
-    /// Active alerts at `now_ms`, critical first, then newest.
-    pub fn active(&self, now_ms: u64) -> Vec<AlertView> {
-        let mut v: Vec<AlertView> = self
-            .slots
-            .values()
-            .filter(|a| a.expires_ms.is_none_or(|t| now_ms < t))
-            .filter(|a| !self.silenced(a, now_ms))
-            .cloned()
-            .collect();
-        v.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.index.cmp(&a.index)));
-        v
+    fn shown(&self, v: &AlertView, now_ms: u64) -> bool {
+        v.expires_ms.is_none_or(|t| now_ms < t) && !self.silenced(v, now_ms)
     }
 
-    /// Counts at `now_ms`.
+    /// Active alerts at `now_ms` in display order (critical first, then newest), lazily.
+    pub fn iter_active(&self, now_ms: u64) -> impl Iterator<Item = &AlertView> {
+        self.alerts.values().filter(move |a| self.shown(a, now_ms))
+    }
+
+    /// Active alerts at `now_ms`, critical first, then newest.
+    pub fn active(&self, now_ms: u64) -> Vec<AlertView> {
+        self.iter_active(now_ms).cloned().collect()
+    }
+
+    /// At most `len` active alerts from position `start` of the display order (what one screen
+    /// of the list shows): cost grows with `start + len`, not with the number of alerts.
+    pub fn window(&self, now_ms: u64, start: usize, len: usize) -> Vec<AlertView> {
+        self.iter_active(now_ms)
+            .skip(start)
+            .take(len)
+            .cloned()
+            .collect()
+    }
+
+    /// The active alert at position `n` of the display order.
+    pub fn nth_active(&self, now_ms: u64, n: usize) -> Option<&AlertView> {
+        self.iter_active(now_ms).nth(n)
+    }
+
+    /// The alert logged at entry `index`, if it is active at `now_ms`.
+    pub fn find_active(&self, index: u64, now_ms: u64) -> Option<&AlertView> {
+        let sev = self.by_index.get(&index)?;
+        self.alerts
+            .get(&order_key(*sev, index))
+            .filter(|a| self.shown(a, now_ms))
+    }
+
+    /// Counts at `now_ms`: the running counts less the alerts expired since the newest entry;
+    /// while a silence is in force, counted from the alerts themselves.
     pub fn counts(&self, now_ms: u64) -> Counts {
-        let mut c = Counts::default();
-        for a in self.active(now_ms) {
-            match a.severity {
-                Severity::Critical => {
-                    c.critical += 1;
-                    c.unacked_critical += usize::from(!a.acked);
-                }
-                Severity::Warning => {
-                    c.warning += 1;
-                    c.unacked_warning += usize::from(!a.acked);
-                }
-                Severity::Info => c.info += 1,
+        if self.silences.iter().any(|s| now_ms < s.until_ms) {
+            let mut c = Counts::default();
+            for a in self.iter_active(now_ms) {
+                c.add(a);
+            }
+            return c;
+        }
+        let mut c = self.live;
+        for &(_, index) in self.expiries.range(..=(now_ms, u64::MAX)) {
+            if let Some(&sev) = self.by_index.get(&index)
+                && let Some(a) = self.alerts.get(&order_key(sev, index))
+            {
+                c.sub(a);
             }
         }
         c
@@ -258,8 +359,12 @@ impl Projection {
     /// The next time (unix ms) after `now_ms` when the active set changes by itself (an expiry or
     /// a silence ending), so a display knows when to redraw.
     pub fn next_change(&self, now_ms: u64) -> Option<u64> {
-        let expiries = self.slots.values().filter_map(|a| a.expires_ms);
+        let expiry = self
+            .expiries
+            .range((now_ms.saturating_add(1), 0)..)
+            .next()
+            .map(|&(t, _)| t);
         let silences = self.silences.iter().map(|s| s.until_ms);
-        expiries.chain(silences).filter(|&t| t > now_ms).min()
+        expiry.into_iter().chain(silences).filter(|&t| t > now_ms).min()
     }
 }

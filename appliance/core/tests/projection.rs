@@ -1,6 +1,7 @@
 //! The display projection, rule by rule (given / when / then), and replay = incremental.
 
 use proptest::prelude::*;
+use vigil_core::projection::Counts;
 use vigil_core::statement::Severity;
 use vigil_core::{ClockState, Entry, Projection, SigningKey, Statement, sig};
 
@@ -245,6 +246,29 @@ proptest! {
             prop_assert!(active.windows(2).all(|w| (w[0].severity, w[0].index) >= (w[1].severity, w[1].index)));
             prop_assert!(active.iter().all(|a| a.expires_ms.is_none_or(|e| now < e)));
             let _ = Severity::Info;
+        }
+        // The indexed queries (running counts, windows, lookups) agree with the active list,
+        // at times at or after the newest entry (the appliance clock moves forward).
+        let last = (ops.len() as u64 - 1) * 1000;
+        for t in [0, 1, 999, 50_000, 100_000, 250_000] {
+            let now = last + t;
+            let active = inc.active(now);
+            let mut naive = Counts::default();
+            for a in &active {
+                let unacked = usize::from(!a.acked);
+                match a.severity {
+                    Severity::Critical => { naive.critical += 1; naive.unacked_critical += unacked; }
+                    Severity::Warning => { naive.warning += 1; naive.unacked_warning += unacked; }
+                    Severity::Info => naive.info += 1,
+                }
+            }
+            prop_assert_eq!(inc.counts(now), naive);
+            prop_assert_eq!(inc.counts(now).total(), active.len());
+            prop_assert_eq!(inc.window(now, 1, 3), active.iter().skip(1).take(3).cloned().collect::<Vec<_>>());
+            prop_assert_eq!(inc.nth_active(now, 2), active.get(2));
+            for a in &active {
+                prop_assert_eq!(inc.find_active(a.index, now), Some(a));
+            }
         }
     }
 }

@@ -810,13 +810,24 @@ fn percent_decode(s: &str) -> Option<String> {
 
 async fn display_png(State(s): State<Arc<AppState>>, req: Request) -> ApiResult<Response> {
     authorize_read(&s, req).await?;
-    let png = s.display.png(s.clock.now_ms());
+    let st = s.clone();
+    let png = tokio::task::spawn_blocking(move || st.display.png(st.clock.now_ms()))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "rendering the display picture failed");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the picture could not be rendered; try again",
+            )
+            .with_retry(5)
+        })?;
     Ok((
         [
             (header::CONTENT_TYPE, "image/png"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        png,
+        png.as_ref().clone(),
     )
         .into_response())
 }

@@ -1,9 +1,10 @@
 //! The display service: the projection of the log (updated by the commit path), the UI state,
-//! and the panel it is shown on — the PNG panel (writes `DIR/display.png` on every change and
-//! serves `GET /v1/display.png`) or, with the `hw` feature on a Pi with the HAT, the GFX HAT.
+//! and the panel it is shown on — the PNG panel (rewrites `DIR/display.png` when the screen
+//! changes, at the redraw task's bounded rate; `GET /v1/display.png` renders on demand) or,
+//! with the `hw` feature on a Pi with the HAT, the GFX HAT.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use vigil_core::{Entry, Projection};
@@ -25,14 +26,25 @@ struct Inner {
     projection: Projection,
     ui: Ui,
     status: Status,
+    /// The screen last shown on the panels.
     screen: Option<Screen>,
     backlight: Option<(u8, u8, u8)>,
-    png: Vec<u8>,
+}
+
+/// A rendered picture and the screen it shows.
+struct Picture {
+    screen: Screen,
+    png: Arc<Vec<u8>>,
 }
 
 /// The display.
+///
+/// The model (projection, UI state) sits behind one short lock that the commit path takes to
+/// fold entries in; rendering, PNG encoding, the file and the HAT happen outside it, so a
+/// redraw never holds up the writer.
 pub struct Display {
     inner: Mutex<Inner>,
+    picture: Mutex<Option<Picture>>,
     png_path: Option<PathBuf>,
     #[cfg(feature = "hw")]
     hat: Option<Mutex<vigil_display::hw::GfxHat>>,
@@ -65,8 +77,8 @@ impl Display {
                 status,
                 screen: None,
                 backlight: None,
-                png: Vec::new(),
             }),
+            picture: Mutex::new(None),
             png_path,
             #[cfg(feature = "hw")]
             hat: None,
@@ -92,7 +104,7 @@ impl Display {
         }
     }
 
-    /// Folds committed entries in (called by the commit path; no I/O here).
+    /// Folds committed entries in (called by the commit path; O(log n) per entry, no I/O).
     pub fn apply(&self, entries: &[Entry]) {
         let mut i = lock(&self.inner);
         for e in entries {
@@ -108,29 +120,40 @@ impl Display {
         i.status.not_writable = not_writable;
     }
 
-    /// Renders the current screen; on a change writes the PNG file and refreshes the HAT.
-    pub fn refresh(&self, now_ms: u64) {
-        let mut guard = lock(&self.inner);
-        let i = &mut *guard;
-        let screen = i.ui.screen(&i.projection, &i.status, now_ms);
-        let counts = i.projection.counts(now_ms);
-        let backlight = i.ui.backlight(&counts, now_ms);
+    /// Brings the panels up to date: when the screen changed, renders it, rewrites the PNG file
+    /// (derived state: no fsync) and refreshes the HAT. Returns whether the screen changed.
+    /// Callers rate-limit it (the daemon's redraw task); it blocks on file and bus I/O.
+    pub fn refresh(&self, now_ms: u64) -> bool {
+        let (screen, backlight) = {
+            let mut guard = lock(&self.inner);
+            let i = &mut *guard;
+            let screen = i.ui.screen(&i.projection, &i.status, now_ms);
+            let counts = i.projection.counts(now_ms);
+            let rgb = i.ui.backlight(&counts, now_ms);
+            let backlight = (i.backlight != Some(rgb)).then_some(rgb);
+            i.backlight = Some(rgb);
+            if i.screen.as_ref() == Some(&screen) {
+                (None, backlight)
+            } else {
+                i.screen = Some(screen.clone());
+                (Some(screen), backlight)
+            }
+        };
         #[cfg(feature = "hw")]
-        if i.backlight != Some(backlight)
+        if let Some(rgb) = backlight
             && let Some(hat) = &self.hat
-            && let Err(e) = lock(hat).backlight(backlight)
+            && let Err(e) = lock(hat).backlight(rgb)
         {
             tracing::warn!(error = %e, "GFX HAT backlight update failed");
         }
-        i.backlight = Some(backlight);
-        if i.screen.as_ref() == Some(&screen) {
-            return;
-        }
-        let frame = panel::frame(&screen);
-        i.png = panel::png(&frame);
-        i.screen = Some(screen.clone());
+        #[cfg(not(feature = "hw"))]
+        let _ = backlight;
+        let Some(screen) = screen else {
+            return false;
+        };
+        let png = self.render(&screen);
         if let Some(p) = &self.png_path
-            && let Err(e) = crate::files::write_public(p, &i.png)
+            && let Err(e) = crate::files::write_derived(p, &png)
         {
             tracing::warn!(error = %e, "cannot write the display picture");
         }
@@ -142,12 +165,28 @@ impl Display {
                 tracing::warn!(error = %e, "GFX HAT update failed");
             }
         }
+        true
     }
 
-    /// The current picture as PNG (rendering it first if needed).
-    pub fn png(&self, now_ms: u64) -> Vec<u8> {
-        self.refresh(now_ms);
-        lock(&self.inner).png.clone()
+    /// The PNG of `screen`, encoded once per distinct screen.
+    fn render(&self, screen: &Screen) -> Arc<Vec<u8>> {
+        if let Some(p) = lock(&self.picture).as_ref()
+            && p.screen == *screen
+        {
+            return p.png.clone();
+        }
+        let png = Arc::new(panel::png(&panel::frame(screen)));
+        *lock(&self.picture) = Some(Picture {
+            screen: screen.clone(),
+            png: png.clone(),
+        });
+        png
+    }
+
+    /// The picture at `now_ms` as PNG, rendered on demand (the same frame the panels show).
+    pub fn png(&self, now_ms: u64) -> Arc<Vec<u8>> {
+        let screen = self.screen(now_ms);
+        self.render(&screen)
     }
 
     /// The backlight colour last set (what the HAT shows).

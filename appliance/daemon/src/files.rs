@@ -1,5 +1,6 @@
 //! State-directory files: secrets are created 0600 and refused when others can read them;
-//! every write is atomic (temporary file, fsync, rename).
+//! every write is atomic (temporary file, fsync, rename); derived files (the display picture)
+//! skip the fsync.
 
 use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
@@ -24,8 +25,20 @@ pub(crate) fn err(path: &Path, why: impl std::fmt::Display) -> FileError {
     }
 }
 
-/// Writes `data` to `path` atomically with the given mode.
+/// Writes `data` to `path` atomically with the given mode, durably (fsync of the file and of
+/// its directory).
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), FileError> {
+    write_renamed(path, data, mode, true)
+}
+
+/// Writes derived state (mode 0644): atomically (a reader sees the old or the new file, never
+/// a mix) but without fsync. A power cut may leave the old file or none; its writer makes it
+/// again from the log. Syncs cost milliseconds on an SD card and are kept for the log itself.
+pub fn write_derived(path: &Path, data: &[u8]) -> Result<(), FileError> {
+    write_renamed(path, data, 0o644, false)
+}
+
+fn write_renamed(path: &Path, data: &[u8], mode: u32, durable: bool) -> Result<(), FileError> {
     let dir = path
         .parent()
         .ok_or_else(|| err(path, "no parent directory"))?;
@@ -41,9 +54,12 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), FileError
         .open(&tmp)
         .map_err(|e| err(&tmp, e))?;
     f.write_all(data)
-        .and_then(|_| f.sync_all())
+        .and_then(|_| if durable { f.sync_all() } else { Ok(()) })
         .map_err(|e| err(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| err(path, e))?;
+    if !durable {
+        return Ok(());
+    }
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| err(dir, e))

@@ -27,6 +27,15 @@ use vigil_core::{NoteSigner, SigningKey, keyfile};
 use vigil_store::{Committer, Store};
 
 use crate::clock::Clock;
+
+/// Opens the log: given its path and the signer whose name is the origin.
+pub type OpenLog = Box<
+    dyn FnOnce(&std::path::Path, NoteSigner) -> Result<Store, vigil_store::StoreError> + Send,
+>;
+
+/// The display is redrawn at most this often while alerts arrive (a few frames a second is
+/// all an LCD reader sees; every redraw costs a render, a PNG and a file).
+pub const REDRAW_MIN_INTERVAL: Duration = Duration::from_millis(250);
 use crate::config::Settings;
 use crate::state::{AppState, DaemonGate, Shared, device_statement, read};
 
@@ -168,6 +177,17 @@ impl Daemon {
     /// Starts everything: state directory, keys, CA, log (with its self-check), provisioning
     /// import, `boot/v1`, the committer, the listeners and the renewal and pruning tasks.
     pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Daemon, StartError> {
+        Daemon::start_with_log(settings, clock, Box::new(|path, signer| Store::open(path, signer)))
+            .await
+    }
+
+    /// [`Daemon::start`] with the log opened by `open_log` (given the log's path and signer)
+    /// instead of from the file: benchmarks put it on a storage backend that models slow media.
+    pub async fn start_with_log(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        open_log: OpenLog,
+    ) -> Result<Daemon, StartError> {
         let dir = &settings.state_dir;
         std::fs::create_dir_all(dir).map_err(|e| files::err(dir, e))?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
@@ -180,7 +200,7 @@ impl Daemon {
         files::write_public(&dir.join("log.vkey"), format!("{vkey}\n").as_bytes())?;
         let ca = tls::Ca::load_or_create(&tls::tls_dir(dir), &settings.origin)?;
 
-        let store = Arc::new(Store::open(&settings.log_path(), signer)?);
+        let store = Arc::new(open_log(&settings.log_path(), signer)?);
         if let Err(why) = store.writable() {
             tracing::error!(reason = %why, "log self-check failed: serving reads only, refusing writes");
         }
@@ -373,17 +393,33 @@ impl Daemon {
                 }
             }));
         }
-        // Redraw on every commit and once a second (clock, expiries, silences ending).
+        // Redraw when the log changed, at most every REDRAW_MIN_INTERVAL (commits in between
+        // coalesce into one redraw), and once a second (clock, expiries, silences ending). The
+        // redraw runs on a blocking thread: the file and the HAT's bus never stall the workers.
         {
             let (st, rx, n) = (state.clone(), rx.clone(), refresh.clone());
             tasks.push(tokio::spawn(async move {
                 let stop = stopped(rx);
                 tokio::pin!(stop);
+                let mut last: Option<tokio::time::Instant> = None;
                 loop {
-                    let head = st.store.head();
-                    st.display
-                        .set_head(head.size, &head.root, st.store.writable().err());
-                    st.display.refresh(st.clock.now_ms());
+                    if let Some(t) = last {
+                        tokio::select! {
+                            () = tokio::time::sleep_until(t + REDRAW_MIN_INTERVAL) => {}
+                            () = &mut stop => break,
+                        }
+                    }
+                    last = Some(tokio::time::Instant::now());
+                    let s = st.clone();
+                    let _ = tokio::task::spawn_blocking(move || {
+                        let head = s.store.head();
+                        s.display
+                            .set_head(head.size, &head.root, s.store.writable().err());
+                        if s.display.refresh(s.clock.now_ms()) {
+                            s.metrics.redrawn();
+                        }
+                    })
+                    .await;
                     tokio::select! {
                         () = n.notified() => {}
                         () = tokio::time::sleep(Duration::from_secs(1)) => {}

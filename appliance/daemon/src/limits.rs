@@ -10,11 +10,21 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::extract::ConnectInfo;
-use governor::clock::{Clock as _, DefaultClock};
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::clock::{Clock as _, MonotonicClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
 use tower_governor::GovernorError;
 use tower_governor::key_extractor::KeyExtractor;
 use vigil_core::Policy;
+
+// The limiters below run on the monotonic clock (`Instant`, a vDSO read on Linux), created
+// once: governor's default clock (quanta) probes CPUID whenever one is made, which a virtual
+// machine traps, and it was being made on every request.
+type KeyedLimiter<K> =
+    RateLimiter<K, DefaultKeyedStateStore<K>, MonotonicClock, NoOpMiddleware<Instant>>;
+type DirectLimiter = RateLimiter<NotKeyed, InMemoryState, MonotonicClock, NoOpMiddleware<Instant>>;
 
 /// The rate-limiting key of a client: its IPv4 address, or its IPv6 /64.
 pub fn client_key(ip: IpAddr) -> IpAddr {
@@ -64,7 +74,7 @@ pub const MAX_TRACKED: usize = 65_536;
 /// Authentication failures per client.
 #[derive(Debug)]
 pub struct AuthFailures {
-    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    limiter: KeyedLimiter<IpAddr>,
     blocked: Mutex<HashMap<IpAddr, Instant>>,
 }
 
@@ -73,11 +83,14 @@ impl AuthFailures {
     pub fn new(policy: &Policy) -> Self {
         let l = &policy.limits;
         AuthFailures {
-            limiter: RateLimiter::keyed(quota(
-                l.auth_fail_burst,
-                l.auth_fail_per_minute,
-                Duration::from_secs(60),
-            )),
+            limiter: RateLimiter::dashmap_with_clock(
+                quota(
+                    l.auth_fail_burst,
+                    l.auth_fail_per_minute,
+                    Duration::from_secs(60),
+                ),
+                MonotonicClock,
+            ),
             blocked: Mutex::new(HashMap::new()),
         }
     }
@@ -102,7 +115,7 @@ impl AuthFailures {
     pub fn record(&self, ip: IpAddr) {
         let key = client_key(ip);
         if let Err(not_until) = self.limiter.check_key(&key) {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let wait = not_until.wait_time_from(MonotonicClock.now());
             let mut b = self
                 .blocked
                 .lock()
@@ -131,8 +144,8 @@ impl AuthFailures {
 /// Per-source statement rates: the policy's default for most, own limiters for overrides.
 #[derive(Debug)]
 pub struct SourceLimits {
-    default: DefaultKeyedRateLimiter<String>,
-    overrides: HashMap<String, DefaultDirectRateLimiter>,
+    default: KeyedLimiter<String>,
+    overrides: HashMap<String, DirectLimiter>,
 }
 
 impl SourceLimits {
@@ -146,18 +159,21 @@ impl SourceLimits {
             .filter(|(_, r)| r.burst.is_some() || r.per_minute.is_some())
             .map(|(name, _)| {
                 let (burst, per) = policy.rate(name);
-                (name.clone(), RateLimiter::direct(quota(burst, per, minute)))
+                (name.clone(), RateLimiter::direct_with_clock(quota(burst, per, minute), MonotonicClock))
             })
             .collect();
         SourceLimits {
-            default: RateLimiter::keyed(quota(l.source_burst, l.source_per_minute, minute)),
+            default: RateLimiter::dashmap_with_clock(
+                quota(l.source_burst, l.source_per_minute, minute),
+                MonotonicClock,
+            ),
             overrides,
         }
     }
 
     /// Takes one token for `source`; on refusal, how long to wait.
     pub fn check(&self, source: &str) -> Result<(), Duration> {
-        let now = DefaultClock::default().now();
+        let now = MonotonicClock.now();
         let r = match self.overrides.get(source) {
             Some(l) => l.check(),
             None => self.default.check_key(&source.to_owned()),

@@ -19,6 +19,7 @@ pub struct Metrics {
     commit_count: AtomicU64,
     commit_sum_us: AtomicU64,
     committed_entries: AtomicU64,
+    redraws: AtomicU64,
 }
 
 impl Metrics {
@@ -46,6 +47,11 @@ impl Metrics {
             .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
         self.committed_entries
             .fetch_add(entries as u64, Ordering::Relaxed);
+    }
+
+    /// Counts one redraw of the display (the screen changed and was rendered).
+    pub fn redrawn(&self) {
+        self.redraws.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Renders the Prometheus text exposition.
@@ -118,6 +124,16 @@ impl Metrics {
         let _ = writeln!(s, "# HELP vigil_log_writable 1 while the log takes writes.");
         let _ = writeln!(s, "# TYPE vigil_log_writable gauge");
         let _ = writeln!(s, "vigil_log_writable {}", u8::from(writable));
+        let _ = writeln!(
+            s,
+            "# HELP vigil_display_redraws_total Screens rendered (coalesced: a few per second at most)."
+        );
+        let _ = writeln!(s, "# TYPE vigil_display_redraws_total counter");
+        let _ = writeln!(
+            s,
+            "vigil_display_redraws_total {}",
+            self.redraws.load(Ordering::Relaxed)
+        );
         s
     }
 }

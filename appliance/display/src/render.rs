@@ -168,20 +168,21 @@ pub fn draw<D: DrawTarget<Color = BinaryColor>>(
         }
         Screen::List {
             rows,
+            top,
             selected,
             counts,
         } => {
             bar(d, 0)?;
-            text(d, &format!("{} active", rows.len()), 1, 0, BinaryColor::Off)?;
+            text(d, &format!("{} active", counts.total()), 1, 0, BinaryColor::Off)?;
             right(
                 d,
                 &format!("!!{} !{} i{}", counts.critical, counts.warning, counts.info),
                 0,
                 BinaryColor::Off,
             )?;
-            let top = selected.saturating_sub(LIST_ROWS - 1);
-            for (i, r) in rows.iter().enumerate().skip(top).take(LIST_ROWS) {
-                let y = 8 + 8 * (i - top) as i32;
+            for (j, r) in rows.iter().enumerate().take(LIST_ROWS) {
+                let i = top + j;
+                let y = 8 + 8 * j as i32;
                 let fg = if i == *selected {
                     bar(d, y)?;
                     BinaryColor::Off

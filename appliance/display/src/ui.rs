@@ -4,6 +4,8 @@
 use vigil_core::projection::{AlertView, Counts, Projection};
 use vigil_core::statement::Severity;
 
+use crate::render::LIST_ROWS;
+
 /// The six touch pads, left to right as printed on the GFX HAT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Pad {
@@ -67,11 +69,14 @@ pub enum Screen {
     },
     /// Active alerts.
     List {
-        /// Rows (all of them; the renderer scrolls to `selected`).
+        /// The rows on screen: at most [`crate::render::LIST_ROWS`], from position `top` of the
+        /// display order (scrolled so that `selected` is visible).
         rows: Vec<Row>,
-        /// Selected row.
+        /// Position of `rows[0]` among all active alerts.
+        top: usize,
+        /// Selected position among all active alerts.
         selected: usize,
-        /// Counts for the header.
+        /// Counts for the header (`counts.total()` alerts are active).
         counts: Counts,
     },
     /// One alert.
@@ -176,7 +181,6 @@ impl Ui {
                 reason: reason.clone(),
             };
         }
-        let active = p.active(now_ms);
         if let Mode::Acked { title, until_ms } = &self.mode {
             if now_ms < *until_ms {
                 return Screen::Acked {
@@ -186,7 +190,7 @@ impl Ui {
             self.mode = Mode::List;
         }
         if let Mode::Detail { index, scroll } = &self.mode {
-            match active.iter().find(|a| a.index == *index) {
+            match p.find_active(*index, now_ms) {
                 Some(a) => {
                     return Screen::Detail {
                         row: row(a, now_ms),
@@ -197,7 +201,8 @@ impl Ui {
                 None => self.mode = Mode::List,
             }
         }
-        if active.is_empty() {
+        let counts = p.counts(now_ms);
+        if counts.total() == 0 {
             self.selected = 0;
             if status.first_boot && p.entries_seen() > 0 && !p_has_alerts(p) {
                 return Screen::FirstBoot {
@@ -212,25 +217,31 @@ impl Ui {
                 root: status.root_b64.chars().take(8).collect(),
             };
         }
-        self.selected = self.selected.min(active.len() - 1);
+        self.selected = self.selected.min(counts.total() - 1);
+        let top = self.selected.saturating_sub(LIST_ROWS - 1);
         Screen::List {
-            rows: active.iter().map(|a| row(a, now_ms)).collect(),
+            rows: p
+                .window(now_ms, top, LIST_ROWS)
+                .iter()
+                .map(|a| row(a, now_ms))
+                .collect(),
+            top,
             selected: self.selected,
-            counts: p.counts(now_ms),
+            counts,
         }
     }
 
     /// A short press.
     pub fn press(&mut self, pad: Pad, p: &Projection, now_ms: u64) {
         self.last_input_ms = now_ms;
-        let active = p.active(now_ms);
         match (&mut self.mode, pad) {
             (Mode::List, Pad::Up) => self.selected = self.selected.saturating_sub(1),
             (Mode::List, Pad::Down) => {
-                self.selected = (self.selected + 1).min(active.len().saturating_sub(1))
+                let total = p.counts(now_ms).total();
+                self.selected = (self.selected + 1).min(total.saturating_sub(1))
             }
             (Mode::List, Pad::Select) => {
-                if let Some(a) = active.get(self.selected) {
+                if let Some(a) = p.nth_active(now_ms, self.selected) {
                     self.mode = Mode::Detail {
                         index: a.index,
                         scroll: 0,
@@ -247,10 +258,9 @@ impl Ui {
     /// Select held for a second: acknowledge the selected (or open) alert if it is not yet.
     pub fn hold_select(&mut self, p: &Projection, now_ms: u64) -> Option<Command> {
         self.last_input_ms = now_ms;
-        let active = p.active(now_ms);
         let target = match &self.mode {
-            Mode::Detail { index, .. } => active.iter().find(|a| a.index == *index),
-            Mode::List => active.get(self.selected),
+            Mode::Detail { index, .. } => p.find_active(*index, now_ms),
+            Mode::List => p.nth_active(now_ms, self.selected),
             Mode::Acked { .. } => None,
         }?;
         if target.acked {

@@ -259,3 +259,30 @@ fn shows_text_finds_what_the_panel_draws_and_nothing_else() {
     assert_eq!(panel::shows_text(&idle, "all clear"), Ok(true));
     assert!(panel::shows_text(b"not a png", "x").is_err());
 }
+
+/// A list longer than the screen, scrolled: the header counts every active alert, the rows are
+/// the window around the selection (this golden was made by the renderer that drew every row).
+#[test]
+fn golden_scrolled_list() {
+    let mut p = Projection::new();
+    for i in 0..12u64 {
+        let sev = ["info", "warning", "critical"][(i % 3) as usize];
+        p.apply(&entry(
+            i,
+            T0 - 60_000 * (12 - i),
+            &format!("alert/v1\nseverity: {sev}\ntitle: check {i} failed\ntopic: t{i}"),
+        ));
+    }
+    let mut ui = Ui::new(T0);
+    for _ in 0..9 {
+        ui.press(Pad::Down, &p, T0);
+    }
+    let s = ui.screen(&p, &status(), T0);
+    golden("list-scrolled", &s);
+    ui.press(Pad::Select, &p, T0);
+    assert!(
+        matches!(ui.screen(&p, &status(), T0), Screen::Detail { ref row, .. } if row.title == "check 6 failed"),
+        "the tenth in display order (critical 11 8 5 2, warning 10 7 4 1, info 9 6 3 0) is check 6: {:?}",
+        ui.screen(&p, &status(), T0)
+    );
+}

@@ -1,0 +1,637 @@
+//! Load benchmark: what one alert costs the whole appliance, measured from outside.
+//!
+//! A real `vigild` (the release binary beside this one, as its own process) on 127.0.0.1 takes
+//! pre-signed alerts over HTTPS from clients with keep-alive, and in the same run this measures
+//! the physical limits they are held against: one core's raw Ed25519 `verify_strict` rate and
+//! the raw fdatasync latency of 4 KiB appends on the same file system. Then the daemon again,
+//! in this process, with its log on a storage backend that adds 5 ms to every sync (a model of
+//! an SD card), counting the syncs per commit.
+//!
+//!     cargo build --release -p vigild -p vigil-e2e --bin vigild --bin load && target/release/load
+//!
+//! `VIGIL_LOAD_SECONDS` (default 5) is the length of each measured phase; the whole run is
+//! bounded (about 12 phases). It exits non-zero only when the appliance misbehaves (a request
+//! refused, a receipt missing), never on a slow machine: the numbers are for the closing table.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use vigil_cli::client::{self, Client};
+use vigil_core::SigningKey;
+use vigil_e2e::{set_mode, test_key, write_key};
+
+const ORIGIN: &str = "load.vigil/log";
+const SOURCE: &str = "load";
+const SOURCE_SEED: u8 = 41;
+const AUDITOR: &str = "load-audit";
+const AUDITOR_SEED: u8 = 42;
+/// Limits raised to the policy's ceilings (this measures cost, not the rate limits).
+const POLICY: &str = "[limits]\nip_burst = 100000\nip_per_second = 100000\n\
+source_burst = 100000\nsource_per_minute = 1000000\nmax_connections = 512\nqueue = 8192\n";
+
+fn main() {
+    let secs: u64 = std::env::var("VIGIL_LOAD_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let phase = Duration::from_secs(secs);
+    let dir = tempfile::Builder::new()
+        .prefix("vigil-load")
+        .tempdir_in(std::env::var_os("VIGIL_LOAD_DIR").unwrap_or_else(|| "/var/tmp".into()))
+        .expect("temporary directory");
+    println!("vigil load benchmark: phases of {secs} s, state in {}", dir.path().display());
+
+    // The physical limits, in the same run.
+    let verify_rate = raw_verify_rate(Duration::from_secs(1));
+    let sync = raw_fdatasync(dir.path(), 2000);
+    println!(
+        "raw: verify_strict {verify_rate:.0}/s on one core; fdatasync of 4 KiB appends \
+         p50 {:.3} ms, p99 {:.3} ms ({:.0}/s)",
+        ms(sync.p50),
+        ms(sync.p99),
+        sync.rate
+    );
+
+    let key = test_key(SOURCE_SEED);
+    let d = Vigild::start(dir.path(), &key);
+    println!("vigild pid {} on {}", d.child.id(), d.url);
+    let mut sign = Gen::new(key.clone());
+
+    // Closed loop, alerts that replace one another (the usual cron case).
+    let c8 = closed(&d, 8, phase, |_| sign.keyed());
+    let c32 = closed(&d, 32, phase, |_| sign.keyed());
+    let steady = open(&d, 100.0, phase, || sign.keyed());
+    // Every alert distinct, with 20,000 already active.
+    let pre = closed_until(&d, 32, 20_000, || sign.distinct());
+    println!("preloaded {} distinct active alerts in {:.1} s", pre.ok, pre.took.as_secs_f64());
+    let d32 = closed(&d, 32, phase, |_| sign.distinct());
+    let dsteady = open(&d, 100.0, phase, || sign.distinct());
+    let redraws = d.metric("vigil_display_redraws_total");
+    let elapsed = d.started.elapsed().as_secs_f64();
+    d.stop();
+
+    // The same daemon with a 5 ms sync: a model of an SD card.
+    let slow = InProcess::start(&dir.path().join("slow"), &key, Duration::from_millis(5));
+    let mut sign = Gen::new(key);
+    let s32 = closed(&slow, 32, phase, |_| sign.keyed());
+    let ssteady = open(&slow, 100.0, phase, || sign.keyed());
+    let (syncs, commits) = slow.syncs_per_commit();
+    slow.stop();
+
+    println!();
+    println!("| measure | value | ratio | target |");
+    println!("|---|---|---|---|");
+    row("accepted/s, concurrency 8", c8.rate(), c8.rate() / verify_rate, "≥ 0.15 × verify_strict");
+    row("accepted/s, concurrency 32", c32.rate(), c32.rate() / verify_rate, "≥ 0.30 × verify_strict");
+    println!(
+        "| daemon CPU per alert, concurrency 32 | {:.0} µs | | ≤ 100 µs |",
+        c32.cpu_per_alert_us()
+    );
+    println!(
+        "| daemon CPU per alert, steady 100/s | {:.0} µs | | ≤ 300 µs |",
+        steady.cpu_per_alert_us()
+    );
+    let bound = 2.0 * ms(sync.p99) + 1.0;
+    println!(
+        "| p50 / p99 at 100/s | {:.2} / {:.2} ms | p99 = {:.2} × raw fdatasync p99 | p99 ≤ 2 × raw p99 + 1 ms = {bound:.2} ms |",
+        ms(steady.p50()),
+        ms(steady.p99()),
+        steady.p99().as_secs_f64() / sync.p99.as_secs_f64()
+    );
+    row(
+        "accepted/s, distinct, 20,000 active, concurrency 32",
+        d32.rate(),
+        d32.rate() / c32.rate(),
+        "≥ 0.9 × keyed rate",
+    );
+    println!(
+        "| p50 / p99 at 100/s, distinct, 20,000+ active | {:.2} / {:.2} ms | | ≤ {bound:.2} ms |",
+        ms(dsteady.p50()),
+        ms(dsteady.p99())
+    );
+    println!(
+        "| daemon CPU per alert, distinct, concurrency 32 | {:.0} µs | | |",
+        d32.cpu_per_alert_us()
+    );
+    println!(
+        "| display redraws | {redraws} in {elapsed:.0} s | {:.1}/s | a few per second at most |",
+        redraws as f64 / elapsed
+    );
+    row("5 ms sync: accepted/s, concurrency 32", s32.rate(), 0.0, "≥ 1,000/s");
+    println!(
+        "| 5 ms sync: p50 / p99 at 100/s | {:.2} / {:.2} ms | | p99 ≤ 11 ms |",
+        ms(ssteady.p50()),
+        ms(ssteady.p99())
+    );
+    println!(
+        "| 5 ms sync: syncs per committed batch | {:.2} ({syncs} syncs, {commits} commits) | | the log's commit only |",
+        syncs as f64 / commits.max(1) as f64
+    );
+}
+
+fn row(what: &str, value: f64, ratio: f64, target: &str) {
+    let ratio = if ratio > 0.0 {
+        format!("{ratio:.2}")
+    } else {
+        String::new()
+    };
+    println!("| {what} | {value:.0}/s | {ratio} | {target} |");
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Ed25519 `verify_strict` on one core, as many as fit in `budget`.
+fn raw_verify_rate(budget: Duration) -> f64 {
+    use ed25519_dalek::Signer as _;
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let msg = b"alert/v1\nto: load.vigil/log\nts: 1\nnonce: 00000000000000000000000000000000\n";
+    let sig = key.sign(msg);
+    let vk = key.verifying_key();
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < budget {
+        for _ in 0..100 {
+            assert!(vk.verify_strict(std::hint::black_box(msg), &sig).is_ok());
+        }
+        n += 100;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+struct SyncStats {
+    p50: Duration,
+    p99: Duration,
+    rate: f64,
+}
+
+/// 4 KiB appends, each followed by fdatasync, on the file system of `dir`.
+fn raw_fdatasync(dir: &Path, n: usize) -> SyncStats {
+    let path = dir.join("fdatasync.bench");
+    let mut f = std::fs::File::create(&path).expect("bench file");
+    let block = [0x5au8; 4096];
+    let mut lat = Vec::with_capacity(n);
+    let start = Instant::now();
+    for _ in 0..n {
+        let t = Instant::now();
+        f.write_all(&block).expect("write");
+        f.sync_data().expect("fdatasync");
+        lat.push(t.elapsed());
+    }
+    let took = start.elapsed();
+    let _ = std::fs::remove_file(&path);
+    lat.sort();
+    SyncStats {
+        p50: pct(&lat, 0.50),
+        p99: pct(&lat, 0.99),
+        rate: n as f64 / took.as_secs_f64(),
+    }
+}
+
+fn pct(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+/// Pre-signed alert statements with their headers.
+struct Gen {
+    key: SigningKey,
+    next: u64,
+    run: String,
+}
+
+type Signed = (Vec<u8>, Vec<(String, String)>);
+
+impl Gen {
+    fn new(key: SigningKey) -> Gen {
+        Gen {
+            key,
+            next: 0,
+            run: client::random_nonce()[..16].to_owned(),
+        }
+    }
+
+    fn statement(&mut self, key: Option<u64>) -> Signed {
+        self.next += 1;
+        let ts = vigil_e2e::now_secs();
+        let dedup = key.map(|k| format!("key: k{k}\n")).unwrap_or_default();
+        let text = format!(
+            "alert/v1\nto: {ORIGIN}\nts: {ts}\nnonce: {}{:016x}\nseverity: warning\n\
+             title: load {}\ntopic: load\n{dedup}\nbody of alert {}\n",
+            self.run, self.next, self.next, self.next
+        );
+        let h = client::statement_headers(text.as_bytes(), SOURCE, &self.key);
+        (text.into_bytes(), h)
+    }
+
+    /// An alert replacing one of 16 dedup slots.
+    fn keyed(&mut self) -> Signed {
+        let k = self.next % 16;
+        self.statement(Some(k))
+    }
+
+    /// An alert of its own (no dedup key): one more active alert.
+    fn distinct(&mut self) -> Signed {
+        self.statement(None)
+    }
+}
+
+/// Something the clients can reach, with the daemon's CPU time if it is a process of its own.
+trait Target {
+    fn client(&self) -> Client;
+    fn cpu(&self) -> Option<Duration>;
+}
+
+#[derive(Default)]
+struct Outcome {
+    ok: u64,
+    took: Duration,
+    cpu: Option<Duration>,
+    latencies: Vec<Duration>,
+}
+
+impl Outcome {
+    fn rate(&self) -> f64 {
+        self.ok as f64 / self.took.as_secs_f64()
+    }
+    fn cpu_per_alert_us(&self) -> f64 {
+        self.cpu
+            .map_or(f64::NAN, |c| c.as_secs_f64() * 1e6 / self.ok.max(1) as f64)
+    }
+    fn p50(&self) -> Duration {
+        pct(&self.latencies, 0.50)
+    }
+    fn p99(&self) -> Duration {
+        pct(&self.latencies, 0.99)
+    }
+}
+
+/// Sends one statement; anything but a new entry is the appliance misbehaving.
+fn send(c: &Client, s: &Signed) {
+    let a = c.post("/v1/alerts", &s.0, &s.1).expect("the appliance answers");
+    if a.status != 201 {
+        eprintln!("error: alert refused: {} {}", a.status, a.text());
+        std::process::exit(1);
+    }
+}
+
+/// `conc` clients with keep-alive sending pre-signed alerts as fast as they are answered.
+fn closed(t: &impl Target, conc: usize, phase: Duration, mut make: impl FnMut(usize) -> Signed) -> Outcome {
+    // Enough for the phase at a generous rate; signing happens before the clock starts.
+    // (A phase that uses them all ends early; its rate is still what was accepted per second.)
+    let budget = (phase.as_secs_f64() * 15_000.0) as usize;
+    let work: Vec<Signed> = (0..budget).map(&mut make).collect();
+    let o = run_closed(t, conc, work, Some(phase));
+    println!(
+        "closed loop, concurrency {conc}: {} accepted in {:.2} s = {:.0}/s",
+        o.ok,
+        o.took.as_secs_f64(),
+        o.rate()
+    );
+    o
+}
+
+fn closed_until(t: &impl Target, conc: usize, n: usize, mut make: impl FnMut() -> Signed) -> Outcome {
+    let work: Vec<Signed> = (0..n).map(|_| make()).collect();
+    run_closed(t, conc, work, None)
+}
+
+fn run_closed(t: &impl Target, conc: usize, work: Vec<Signed>, limit: Option<Duration>) -> Outcome {
+    let work = Arc::new(work);
+    let next = Arc::new(AtomicUsize::new(0));
+    let ok = Arc::new(AtomicU64::new(0));
+    let clients: Vec<Client> = (0..conc).map(|_| t.client()).collect();
+    // One request each first: connections and TLS sessions are up before measuring.
+    for c in &clients {
+        let _ = c.get("/healthz");
+    }
+    let cpu0 = t.cpu();
+    let start = Instant::now();
+    let deadline = limit.map(|l| start + l);
+    let threads: Vec<_> = clients
+        .into_iter()
+        .map(|c| {
+            let (work, next, ok) = (work.clone(), next.clone(), ok.clone());
+            std::thread::spawn(move || {
+                loop {
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        break;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(s) = work.get(i) else { break };
+                    send(&c, s);
+                    ok.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for th in threads {
+        th.join().expect("client thread");
+    }
+    let took = start.elapsed();
+    let cpu = t.cpu().zip(cpu0).map(|(b, a)| b.saturating_sub(a));
+    Outcome {
+        ok: ok.load(Ordering::Relaxed),
+        took,
+        cpu,
+        latencies: Vec::new(),
+    }
+}
+
+/// Open loop: one alert every 1/rate seconds on a fixed schedule, latency measured from the
+/// scheduled moment (a slow answer delays no later send: no coordinated omission).
+fn open(t: &impl Target, rate: f64, phase: Duration, mut make: impl FnMut() -> Signed) -> Outcome {
+    let n = (rate * phase.as_secs_f64()) as usize;
+    let work = Arc::new((0..n).map(|_| make()).collect::<Vec<_>>());
+    let next = Arc::new(AtomicUsize::new(0));
+    let lat = Arc::new(Mutex::new(Vec::with_capacity(n)));
+    let clients: Vec<Client> = (0..8).map(|_| t.client()).collect();
+    for c in &clients {
+        let _ = c.get("/healthz");
+    }
+    let cpu0 = t.cpu();
+    let start = Instant::now() + Duration::from_millis(20);
+    let every = Duration::from_secs_f64(1.0 / rate);
+    let threads: Vec<_> = clients
+        .into_iter()
+        .map(|c| {
+            let (work, next, lat) = (work.clone(), next.clone(), lat.clone());
+            std::thread::spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(s) = work.get(i) else { break };
+                    let at = start + every * i as u32;
+                    if let Some(wait) = at.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                    send(&c, s);
+                    let l = at.elapsed();
+                    lat.lock().expect("latencies").push(l);
+                }
+            })
+        })
+        .collect();
+    for th in threads {
+        th.join().expect("client thread");
+    }
+    let took = start.elapsed();
+    let cpu = t.cpu().zip(cpu0).map(|(b, a)| b.saturating_sub(a));
+    let mut latencies = std::mem::take(&mut *lat.lock().expect("latencies"));
+    latencies.sort();
+    let o = Outcome {
+        ok: n as u64,
+        took,
+        cpu,
+        latencies,
+    };
+    println!(
+        "open loop, {rate}/s: {} alerts, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        o.ok,
+        ms(o.p50()),
+        ms(o.p99()),
+        ms(o.latencies.last().copied().unwrap_or_default())
+    );
+    o
+}
+
+fn provision(dir: &Path, key: &SigningKey) -> PathBuf {
+    let prov = dir.join("provision");
+    write_key(&prov, "sources", SOURCE, key);
+    write_key(&prov, "auditors", AUDITOR, &test_key(AUDITOR_SEED));
+    std::fs::write(prov.join("policy.toml"), POLICY).expect("policy");
+    prov
+}
+
+/// The release `vigild` as its own process.
+struct Vigild {
+    child: Child,
+    url: String,
+    ca: String,
+    started: Instant,
+}
+
+impl Vigild {
+    fn start(dir: &Path, key: &SigningKey) -> Vigild {
+        let exe = std::env::current_exe().expect("own path");
+        let vigild = exe.with_file_name("vigild");
+        if !vigild.exists() {
+            eprintln!(
+                "error: {} is missing: cargo build --release -p vigild -p vigil-e2e --bin vigild --bin load",
+                vigild.display()
+            );
+            std::process::exit(2);
+        }
+        let prov = provision(dir, key);
+        let state = dir.join("state");
+        let port = free_port();
+        std::fs::write(dir.join("no-config.toml"), "").expect("empty config");
+        let child = Command::new(&vigild)
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--provision")
+            .arg(&prov)
+            .args(["--origin", ORIGIN, "--http-listen", "off", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .env("VIGIL_CONFIG", dir.join("no-config.toml"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("vigild.log")).expect("log file"))
+            .spawn()
+            .expect("start vigild");
+        let url = format!("https://127.0.0.1:{port}");
+        let ca_path = state.join("tls/ca.pem");
+        let start = Instant::now();
+        loop {
+            if let Ok(ca) = std::fs::read_to_string(&ca_path)
+                && let Ok(c) = Client::new(&url, &ca)
+                && c.get("/healthz").is_ok_and(|a| a.status == 200)
+            {
+                return Vigild {
+                    child,
+                    url,
+                    ca,
+                    started: Instant::now(),
+                };
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                let log = std::fs::read_to_string(dir.join("vigild.log")).unwrap_or_default();
+                eprintln!("error: vigild did not start within 30 s:\n{log}");
+                std::process::exit(1);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn metric(&self, name: &str) -> u64 {
+        let c = self.client();
+        let a = c
+            .signed_get("/metrics", AUDITOR, &test_key(AUDITOR_SEED), vigil_e2e::now_secs())
+            .expect("metrics");
+        let text = a.text();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Target for Vigild {
+    fn client(&self) -> Client {
+        Client::new(&self.url, &self.ca).expect("client")
+    }
+
+    /// utime + stime of the process, from /proc (clock ticks of 10 ms).
+    fn cpu(&self) -> Option<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let f: Vec<&str> = rest.split(' ').collect();
+        let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+        Some(Duration::from_millis(ticks * 10))
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A file backend whose every sync takes `delay` longer, counting the syncs.
+#[derive(Debug)]
+struct SlowSync {
+    inner: redb::backends::FileBackend,
+    delay: Duration,
+    syncs: Arc<AtomicU64>,
+}
+
+impl redb::StorageBackend for SlowSync {
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+        self.inner.read(offset, out)
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.inner.set_len(len)
+    }
+    fn sync_data(&self) -> std::io::Result<()> {
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        std::thread::sleep(self.delay);
+        self.inner.sync_data()
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.inner.write(offset, data)
+    }
+}
+
+/// vigild in this process, its log on [`SlowSync`].
+struct InProcess {
+    rt: tokio::runtime::Runtime,
+    daemon: Option<vigild::Daemon>,
+    url: String,
+    syncs: Arc<AtomicU64>,
+    syncs_at_start: u64,
+}
+
+impl InProcess {
+    fn start(dir: &Path, key: &SigningKey, delay: Duration) -> InProcess {
+        let prov = provision(dir, key);
+        let settings = vigild::config::Settings {
+            state_dir: dir.join("state"),
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            http_listen: None,
+            origin: ORIGIN.into(),
+            provision: prov,
+            clock: vigild::clock::ClockMode::AssumeSynced,
+            image_id: "load".into(),
+            tls_names: vec!["localhost".into()],
+            tls_addresses: vec!["127.0.0.1".parse().expect("ip")],
+            embedded_default: false,
+            display: vigild::display::PanelKind::Png,
+        };
+        let syncs = Arc::new(AtomicU64::new(0));
+        let s = syncs.clone();
+        let open: vigild::OpenLog = Box::new(move |path, signer| {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .map_err(|e| vigil_store::StoreError::Db(redb::Error::Io(e)))?;
+            set_mode(path, 0o600);
+            let inner = redb::backends::FileBackend::new(file)
+                .map_err(|e| vigil_store::StoreError::Db(e.into()))?;
+            vigil_store::Store::open_with_backend(
+                SlowSync {
+                    inner,
+                    delay,
+                    syncs: s,
+                },
+                signer,
+            )
+        });
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let clock: Arc<dyn vigild::clock::Clock> = Arc::new(vigild::clock::SystemClock::new(
+            vigild::clock::ClockMode::AssumeSynced,
+        ));
+        let daemon = rt
+            .block_on(vigild::Daemon::start_with_log(settings, clock, open))
+            .expect("daemon starts");
+        let url = format!("https://{}", daemon.addr);
+        let at = syncs.load(Ordering::Relaxed);
+        InProcess {
+            rt,
+            daemon: Some(daemon),
+            url,
+            syncs,
+            syncs_at_start: at,
+        }
+    }
+
+    /// Syncs and commits since start-up (start-up's own provisioning commit excluded).
+    fn syncs_per_commit(&self) -> (u64, u64) {
+        let d = self.daemon.as_ref().expect("running");
+        let syncs = self.syncs.load(Ordering::Relaxed) - self.syncs_at_start;
+        let text = d.state.metrics.render(0, 0, 0, true);
+        let commits = text
+            .lines()
+            .find_map(|l| l.strip_prefix("vigil_commit_seconds_count")?.trim().parse().ok())
+            .unwrap_or(0);
+        (syncs, commits)
+    }
+
+    fn stop(mut self) {
+        if let Some(d) = self.daemon.take() {
+            self.rt.block_on(d.shutdown());
+        }
+    }
+}
+
+impl Target for InProcess {
+    fn client(&self) -> Client {
+        let d = self.daemon.as_ref().expect("running");
+        Client::new(&self.url, &d.ca_pem).expect("client")
+    }
+    fn cpu(&self) -> Option<Duration> {
+        None
+    }
+}
