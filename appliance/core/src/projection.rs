@@ -365,6 +365,10 @@ impl Projection {
             .next()
             .map(|&(t, _)| t);
         let silences = self.silences.iter().map(|s| s.until_ms);
-        expiry.into_iter().chain(silences).filter(|&t| t > now_ms).min()
+        expiry
+            .into_iter()
+            .chain(silences)
+            .filter(|&t| t > now_ms)
+            .min()
     }
 }

@@ -30,19 +30,54 @@ pub enum ClockMode {
 }
 
 /// The system clock.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SystemClock {
     mode: ClockMode,
     timesync_dir: PathBuf,
+    /// `Auto`: once timesyncd has synchronised the clock it stays so (its flag file is only
+    /// made, never removed, while it runs).
+    synced_seen: AtomicBool,
+    /// `Auto`: when the flag file was last looked for (unix ms); looked for at most once a
+    /// second, not on every request.
+    checked_ms: AtomicU64,
+    last: AtomicBool,
 }
+
+/// How often `Auto` looks for timesyncd's flag file while the clock is not yet synchronised.
+const TIMESYNC_RECHECK_MS: u64 = 1000;
 
 impl SystemClock {
     /// A system clock judged by `mode`.
     pub fn new(mode: ClockMode) -> Self {
+        SystemClock::with_timesync_dir(mode, PathBuf::from("/run/systemd/timesync"))
+    }
+
+    fn with_timesync_dir(mode: ClockMode, timesync_dir: PathBuf) -> Self {
         SystemClock {
             mode,
-            timesync_dir: PathBuf::from("/run/systemd/timesync"),
+            timesync_dir,
+            synced_seen: AtomicBool::new(false),
+            checked_ms: AtomicU64::new(0),
+            last: AtomicBool::new(false),
         }
+    }
+
+    fn timesync_flag(&self) -> bool {
+        if self.synced_seen.load(Ordering::Relaxed) {
+            return true;
+        }
+        let now = self.now_ms();
+        let checked = self.checked_ms.load(Ordering::Relaxed);
+        if checked != 0 && now.saturating_sub(checked) < TIMESYNC_RECHECK_MS {
+            return self.last.load(Ordering::Relaxed);
+        }
+        let synced = !self.timesync_dir.exists() || self.timesync_dir.join("synchronized").exists();
+        self.last.store(synced, Ordering::Relaxed);
+        self.checked_ms.store(now.max(1), Ordering::Relaxed);
+        if synced && self.timesync_dir.join("synchronized").exists() {
+            self.synced_seen.store(true, Ordering::Relaxed);
+        }
+        synced
     }
 }
 
@@ -58,9 +93,7 @@ impl Clock for SystemClock {
             ClockMode::AssumeSynced => true,
             ClockMode::Unsynced => false,
             // timesyncd touches this file once it has synchronised the clock.
-            ClockMode::Auto => {
-                !self.timesync_dir.exists() || self.timesync_dir.join("synchronized").exists()
-            }
+            ClockMode::Auto => self.timesync_flag(),
         }
     }
 }
@@ -96,5 +129,32 @@ impl Clock for ManualClock {
     }
     fn synced(&self) -> bool {
         self.synced.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_follows_timesyncd_and_looks_at_most_once_a_second() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ts = dir.path().join("timesync");
+        // timesyncd not running: nothing to wait for.
+        assert!(SystemClock::with_timesync_dir(ClockMode::Auto, ts.clone()).synced());
+        // Running, not yet synchronised.
+        std::fs::create_dir(&ts).expect("mkdir");
+        let c = SystemClock::with_timesync_dir(ClockMode::Auto, ts.clone());
+        assert!(!c.synced());
+        // The flag appears: the answer is the cached one until the next look (a second).
+        std::fs::write(ts.join("synchronized"), b"").expect("flag");
+        assert!(!c.synced(), "looked again within the second");
+        let fresh = SystemClock::with_timesync_dir(ClockMode::Auto, ts.clone());
+        assert!(fresh.synced());
+        // Once synchronised it stays so without looking again.
+        std::fs::remove_file(ts.join("synchronized")).expect("rm");
+        assert!(fresh.synced());
+        assert!(SystemClock::with_timesync_dir(ClockMode::AssumeSynced, ts.clone()).synced());
+        assert!(!SystemClock::with_timesync_dir(ClockMode::Unsynced, ts).synced());
     }
 }

@@ -29,9 +29,8 @@ use vigil_store::{Committer, Store};
 use crate::clock::Clock;
 
 /// Opens the log: given its path and the signer whose name is the origin.
-pub type OpenLog = Box<
-    dyn FnOnce(&std::path::Path, NoteSigner) -> Result<Store, vigil_store::StoreError> + Send,
->;
+pub type OpenLog =
+    Box<dyn FnOnce(&std::path::Path, NoteSigner) -> Result<Store, vigil_store::StoreError> + Send>;
 
 /// The display is redrawn at most this often while alerts arrive (a few frames a second is
 /// all an LCD reader sees; every redraw costs a render, a PNG and a file).
@@ -177,8 +176,7 @@ impl Daemon {
     /// Starts everything: state directory, keys, CA, log (with its self-check), provisioning
     /// import, `boot/v1`, the committer, the listeners and the renewal and pruning tasks.
     pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Daemon, StartError> {
-        Daemon::start_with_log(settings, clock, Box::new(|path, signer| Store::open(path, signer)))
-            .await
+        Daemon::start_with_log(settings, clock, Box::new(Store::open)).await
     }
 
     /// [`Daemon::start`] with the log opened by `open_log` (given the log's path and signer)

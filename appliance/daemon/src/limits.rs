@@ -159,7 +159,10 @@ impl SourceLimits {
             .filter(|(_, r)| r.burst.is_some() || r.per_minute.is_some())
             .map(|(name, _)| {
                 let (burst, per) = policy.rate(name);
-                (name.clone(), RateLimiter::direct_with_clock(quota(burst, per, minute), MonotonicClock))
+                (
+                    name.clone(),
+                    RateLimiter::direct_with_clock(quota(burst, per, minute), MonotonicClock),
+                )
             })
             .collect();
         SourceLimits {

@@ -173,7 +173,13 @@ pub fn draw<D: DrawTarget<Color = BinaryColor>>(
             counts,
         } => {
             bar(d, 0)?;
-            text(d, &format!("{} active", counts.total()), 1, 0, BinaryColor::Off)?;
+            text(
+                d,
+                &format!("{} active", counts.total()),
+                1,
+                0,
+                BinaryColor::Off,
+            )?;
             right(
                 d,
                 &format!("!!{} !{} i{}", counts.critical, counts.warning, counts.info),
