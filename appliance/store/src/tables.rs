@@ -15,8 +15,6 @@ pub(crate) const CHECKPOINTS: TableDefinition<u64, &str> = TableDefinition::new(
 pub(crate) const NONCES: TableDefinition<(&str, &str), u64> = TableDefinition::new("nonces");
 /// SHA-256 of statement bytes → index (idempotent re-submission).
 pub(crate) const PAYLOADS: TableDefinition<&[u8; 32], u64> = TableDefinition::new("payloads");
-/// (received ms, index) → ().
-pub(crate) const BY_TIME: TableDefinition<(u64, u64), ()> = TableDefinition::new("by_time");
 /// (signer, index) → ().
 pub(crate) const BY_SIGNER: TableDefinition<(&str, u64), ()> = TableDefinition::new("by_signer");
 /// (kind, index) → ().
@@ -42,7 +40,6 @@ pub(crate) struct Tables<'t> {
     pub checkpoints: Table<'t, u64, &'static str>,
     pub nonces: Table<'t, (&'static str, &'static str), u64>,
     pub payloads: Table<'t, &'static [u8; 32], u64>,
-    by_time: Table<'t, (u64, u64), ()>,
     by_signer: Table<'t, (&'static str, u64), ()>,
     by_kind: Table<'t, (&'static str, u64), ()>,
     by_severity: Table<'t, (&'static str, u64), ()>,
@@ -58,7 +55,6 @@ impl<'t> Tables<'t> {
             checkpoints: txn.open_table(CHECKPOINTS)?,
             nonces: txn.open_table(NONCES)?,
             payloads: txn.open_table(PAYLOADS)?,
-            by_time: txn.open_table(BY_TIME)?,
             by_signer: txn.open_table(BY_SIGNER)?,
             by_kind: txn.open_table(BY_KIND)?,
             by_severity: txn.open_table(BY_SEVERITY)?,
@@ -69,7 +65,6 @@ impl<'t> Tables<'t> {
     /// Adds the entry to every secondary index.
     pub(crate) fn index_entry(&mut self, e: &Entry) -> Result<(), redb::StorageError> {
         let i = e.index();
-        self.by_time.insert((e.received_ms(), i), ())?;
         self.by_signer.insert((e.signer(), i), ())?;
         self.by_kind.insert((e.kind().name(), i), ())?;
         if let Some(a) = e.statement().alert() {

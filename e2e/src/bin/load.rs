@@ -10,8 +10,8 @@
 //!     cargo build --release -p vigild -p vigil-e2e --bin vigild --bin load && target/release/load
 //!
 //! `VIGIL_LOAD_SECONDS` (default 5) is the length of each measured phase; the whole run is
-//! bounded (about 12 phases). `VIGIL_LOAD_ONLY=steady` runs only the 100/s phase (for
-//! attaching a profiler: `perf record -g -p PID`). It exits non-zero only when the appliance misbehaves (a request
+//! bounded (about 12 phases). `VIGIL_LOAD_ONLY=steady` runs only the 100/s phase,
+//! `VIGIL_LOAD_ONLY=32` only concurrency 32 (for attaching a profiler: `perf record -g -p PID`). It exits non-zero only when the appliance misbehaves (a request
 //! refused, a receipt missing), never on a slow machine: the numbers are for the closing table.
 
 use std::io::Write as _;
@@ -67,10 +67,18 @@ fn main() {
     let mut sign = Gen::new(key.clone());
 
     // VIGIL_LOAD_ONLY=steady: only the steady 100/s phase, long, for a profiler to attach to.
-    if std::env::var("VIGIL_LOAD_ONLY").is_ok_and(|v| v == "steady") {
-        open(&d, 100.0, phase, || sign.keyed());
-        d.stop();
-        return;
+    match std::env::var("VIGIL_LOAD_ONLY").as_deref() {
+        Ok("steady") => {
+            open(&d, 100.0, phase, || sign.keyed());
+            d.stop();
+            return;
+        }
+        Ok("32") => {
+            closed(&d, 32, phase, |_| sign.keyed());
+            d.stop();
+            return;
+        }
+        _ => {}
     }
     // Closed loop, alerts that replace one another (the usual cron case).
     let c8 = closed(&d, 8, phase, |_| sign.keyed());
