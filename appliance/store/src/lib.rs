@@ -107,7 +107,7 @@ pub struct Submission {
 
 /// A durable append: the entry's index and leaf hash; `created` is false for an idempotent
 /// re-submission of a statement already in the log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Appended {
     /// Position in the log.
     pub index: u64,
@@ -115,6 +115,10 @@ pub struct Appended {
     pub leaf: Hash,
     /// True when this call added the entry.
     pub created: bool,
+    /// For an entry this call added: its receipt, the inclusion proof against the checkpoint
+    /// signed for this batch, read inside the batch's own transaction (a later read would wait
+    /// for whatever commit is then in progress).
+    pub receipt: Option<TlogProof>,
 }
 
 /// The current tree head and its signed checkpoint.
@@ -132,6 +136,10 @@ pub struct Head {
 pub struct Store {
     db: Database,
     signer: NoteSigner,
+    /// Held for a whole batch (write and sync): there is one writer at a time.
+    writer: Mutex<()>,
+    /// The published head: replaced once a batch is durable, and only held for that moment,
+    /// so readers (receipts, checkpoints) never wait for a sync in progress.
     head: Mutex<Head>,
     /// `Err(reason)` once the log must not take writes.
     writable: Mutex<Result<(), String>>,
@@ -188,6 +196,7 @@ impl Store {
         let store = Store {
             db,
             signer,
+            writer: Mutex::new(()),
             head: Mutex::new(Head {
                 size: 0,
                 root: merkle::empty_root(),
@@ -356,12 +365,13 @@ impl Store {
         gate: &mut dyn Gate,
     ) -> Result<Vec<Result<Appended, Refused>>, StoreError> {
         self.writable().map_err(StoreError::NotWritable)?;
-        // Holding the head lock for the whole batch makes this the only writer.
-        let mut head = lock(&self.head);
+        // The writer lock makes this the only writer; the head is published after the commit.
+        let _writer = lock(&self.writer);
+        let head = self.head();
         let result = self.write_batch(&head, batch, gate);
         match result {
             Ok((new_head, out)) => {
-                *head = new_head;
+                *lock(&self.head) = new_head;
                 gate.committed();
                 Ok(out)
             }
@@ -401,6 +411,7 @@ impl Store {
                             index: existing,
                             leaf,
                             created: false,
+                            receipt: None,
                         }));
                     } else {
                         out.push(Err(Refused::Replay(existing)));
@@ -438,6 +449,7 @@ impl Store {
                     index,
                     leaf,
                     created: true,
+                    receipt: None,
                 }));
             }
             if size == head.size {
@@ -454,6 +466,24 @@ impl Store {
                     .value())
             })?;
             let note = sign(&self.signer, size, root)?;
+            for a in out.iter_mut().flatten().filter(|a| a.created) {
+                let ranges = merkle::inclusion_ranges(a.index, size)
+                    .map_err(|e| corrupt(&format!("receipt of entry {}: {e}", a.index)))?;
+                let hashes =
+                    merkle::resolve(&ranges, |id: StoredId| -> Result<Hash, StoreError> {
+                        Ok(*t
+                            .hashes
+                            .get((id.level, id.index))?
+                            .ok_or_else(|| corrupt("missing stored hash"))?
+                            .value())
+                    })?;
+                a.receipt = Some(TlogProof {
+                    extra: None,
+                    index: a.index,
+                    hashes,
+                    checkpoint: note.clone(),
+                });
+            }
             t.meta
                 .insert(META_HEAD, encode_head(size, &root).as_slice())?;
             t.checkpoints.insert(size, note.as_str())?;

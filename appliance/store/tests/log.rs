@@ -44,6 +44,12 @@ fn appended_entries_get_receipts_that_verify_offline() {
             TlogProof::parse(&s.tlog_proof(a.index).expect("proof").to_text()).expect("parses");
         let cp = proof.verify(&a.leaf, &vkey).expect("receipt verifies");
         assert_eq!(cp.size, 10);
+        // The receipt made inside the batch is the same proof, against the same checkpoint.
+        let inside = a.receipt.as_ref().expect("a new entry carries its receipt");
+        assert_eq!(
+            inside.to_text(),
+            s.tlog_proof(a.index).expect("proof").to_text()
+        );
     }
     assert!(s.entry(10).expect("read").is_none());
 }
@@ -390,4 +396,89 @@ fn the_gate_sees_earlier_entries_of_the_same_batch() {
         .expect("append");
     assert!(out[0].is_err());
     assert_eq!(s.head(), before);
+}
+
+/// A file backend whose syncs wait until the test lets them go, saying when one starts.
+#[derive(Debug)]
+struct HeldSync {
+    inner: redb::backends::FileBackend,
+    started: Mutex<std::sync::mpsc::Sender<()>>,
+    release: Mutex<std::sync::mpsc::Receiver<()>>,
+    hold: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl redb::StorageBackend for HeldSync {
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+        self.inner.read(offset, out)
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.inner.set_len(len)
+    }
+    fn sync_data(&self) -> std::io::Result<()> {
+        if self.hold.load(std::sync::atomic::Ordering::SeqCst) {
+            let _ = self.started.lock().expect("lock").send(());
+            let _ = self.release.lock().expect("lock").recv();
+        }
+        self.inner.sync_data()
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.inner.write(offset, data)
+    }
+}
+
+/// Given a batch whose sync is in progress, when a reader asks for the head (the checkpoint
+/// endpoint, the display), then it gets the last durable head at once instead of waiting for
+/// the sync, and the new head only once the batch is durable. (redb's own read transactions do
+/// wait for a commit in progress: receipts and proofs are read after it.)
+#[test]
+fn the_head_does_not_wait_for_a_sync_in_progress() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.path().join("log.redb"))
+        .expect("file");
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel();
+    let hold = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let backend = HeldSync {
+        inner: redb::backends::FileBackend::new(file).expect("backend"),
+        started: Mutex::new(started_tx),
+        release: Mutex::new(release_rx),
+        hold: hold.clone(),
+    };
+    let s = Arc::new(Store::open_with_backend(backend, log_signer()).expect("opens"));
+    s.append_batch(vec![alert(1, "nas", 1)])
+        .expect("first batch");
+    let before = s.head();
+    assert_eq!(before.size, 1);
+    // Hold every later sync.
+    hold.store(true, std::sync::atomic::Ordering::SeqCst);
+    let writer = {
+        let s = s.clone();
+        std::thread::spawn(move || s.append_batch(vec![alert(2, "nas", 1)]))
+    };
+    started
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the second batch reached its sync");
+    let (tx, rx) = std::sync::mpsc::channel();
+    {
+        let s = s.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(s.head());
+        });
+    }
+    let head = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the head was read while the sync was held (it must not wait for the writer)");
+    assert_eq!(head, before, "the head is the last durable one");
+    hold.store(false, std::sync::atomic::Ordering::SeqCst);
+    release.send(()).expect("release");
+    writer.join().expect("writer").expect("second batch");
+    assert_eq!(s.head().size, 2, "published once durable");
 }

@@ -94,6 +94,9 @@ fn main() {
     let d32 = closed(&d, 32, phase, |_| sign.distinct());
     let dsteady = open(&d, 100.0, phase, || sign.distinct());
     let redraws = d.metric("vigil_display_redraws_total");
+    let batches = d.metric("vigil_commit_seconds_count");
+    let commit_ms = d.metric("vigil_commit_seconds_sum") * 1000.0 / batches.max(1.0);
+    let per_commit = d.metric("vigil_committed_entries_total") / batches.max(1.0);
     let elapsed = d.started.elapsed().as_secs_f64();
     d.stop();
 
@@ -154,7 +157,11 @@ fn main() {
     );
     println!(
         "| display redraws | {redraws} in {elapsed:.0} s | {:.1}/s | a few per second at most |",
-        redraws as f64 / elapsed
+        redraws / elapsed
+    );
+    println!(
+        "| commits (whole run) | {batches} of {per_commit:.1} entries, {commit_ms:.2} ms each | {:.1} × raw fdatasync p50 | |",
+        commit_ms / ms(sync.p50)
     );
     row(
         "5 ms sync: accepted/s, concurrency 32",
@@ -544,7 +551,7 @@ impl Vigild {
         }
     }
 
-    fn metric(&self, name: &str) -> u64 {
+    fn metric(&self, name: &str) -> f64 {
         let c = self.client();
         let a = c
             .signed_get(
@@ -556,8 +563,8 @@ impl Vigild {
             .expect("metrics");
         let text = a.text();
         text.lines()
-            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-            .unwrap_or(0)
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .unwrap_or(0.0)
     }
 
     fn stop(mut self) {
