@@ -204,9 +204,17 @@ impl Daemon {
         }
         let mut projection = Shared::new(key.verifying_key());
         let mut screen_model = vigil_core::Projection::new();
+        let recent = Arc::new(state::RecentStatements::default());
+        let recent_from = store
+            .head()
+            .size
+            .saturating_sub(state::RECENT_STATEMENTS as u64);
         store.for_each_entry(|e| {
             projection.apply(&e);
             screen_model.apply(&e);
+            if e.index() >= recent_from {
+                recent.record(std::slice::from_ref(&e));
+            }
         })?;
         let first_boot = store.head().size == 0;
         let shared = Arc::new(RwLock::new(projection));
@@ -229,8 +237,9 @@ impl Daemon {
         )?);
         let refresh = Arc::new(tokio::sync::Notify::new());
         {
-            let (d, n) = (display.clone(), refresh.clone());
+            let (d, n, r) = (display.clone(), refresh.clone(), recent.clone());
             gate.on_commit(move |entries| {
+                r.record(entries);
                 d.apply(entries);
                 n.notify_one();
             });
@@ -313,6 +322,7 @@ impl Daemon {
             auth_failures: limits::AuthFailures::new(&policy),
             sources: limits::SourceLimits::new(&policy),
             nonces: state::NonceCache::default(),
+            recent,
             metrics,
             ca_pem: ca.cert_pem().to_owned(),
             display: display.clone(),

@@ -1,7 +1,7 @@
 //! What the handlers share: the log, the committer, the enrolled keys and policy (a projection of
 //! the log, updated only by the commit path), limits, metrics and the signed-read nonce cache.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 
 use vigil_core::registry::DEVICE;
@@ -109,6 +109,81 @@ pub fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// How many of the most recently logged statements [`RecentStatements`] remembers.
+pub const RECENT_STATEMENTS: usize = 16_384;
+
+type RecentKey = (String, [u8; 32]);
+/// The map, and its keys oldest first.
+type Recent = (HashMap<RecentKey, (u64, vigil_core::Hash)>, VecDeque<RecentKey>);
+
+/// The statements logged most recently: (signer, SHA-256 of the statement bytes) → entry index
+/// and leaf hash, at most [`RECENT_STATEMENTS`], oldest forgotten first. An exact retry is
+/// answered from here, before the source's quota and without a read of the log (a read waits
+/// for any commit in progress); an older retry takes the ordinary path, where the writer finds
+/// it and answers 200 with its receipt, having spent one token of the quota.
+#[derive(Debug, Default)]
+pub struct RecentStatements {
+    inner: Mutex<Recent>,
+}
+
+impl RecentStatements {
+    /// Remembers logged entries (in log order).
+    pub fn record(&self, entries: &[Entry]) {
+        let mut guard = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (map, order) = &mut *guard;
+        for e in entries {
+            let key = (
+                e.signer().to_owned(),
+                vigil_core::sha256(e.statement().bytes()),
+            );
+            if map
+                .insert(key.clone(), (e.index(), e.leaf_hash()))
+                .is_none()
+            {
+                order.push_back(key);
+            }
+            while order.len() > RECENT_STATEMENTS {
+                if let Some(old) = order.pop_front() {
+                    map.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// The entry index and leaf hash of `signer`'s statement with this SHA-256, if recent.
+    pub fn find(
+        &self,
+        signer: &str,
+        statement_sha256: &[u8; 32],
+    ) -> Option<(u64, vigil_core::Hash)> {
+        let guard = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard
+            .0
+            .get(&(signer.to_owned(), *statement_sha256))
+            .copied()
+    }
+
+    /// How many are remembered.
+    pub fn len(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .1
+            .len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Most signed-read nonces remembered; beyond it reads get 503 until old ones expire.
 pub const MAX_READ_NONCES: usize = 100_000;
 
@@ -173,6 +248,8 @@ pub struct AppState {
     pub sources: SourceLimits,
     /// Signed-read nonces.
     pub nonces: NonceCache,
+    /// The statements logged most recently (exact retries answered from memory).
+    pub recent: Arc<RecentStatements>,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// The CA certificate (PEM).
@@ -218,4 +295,46 @@ pub fn device_statement(
         sig::sign_raw(text.as_bytes(), key),
     )
     .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(index: u64, key: &SigningKey) -> Entry {
+        let v = device_statement(
+            key,
+            "t/log",
+            1,
+            "boot/v1",
+            &[("version", "1"), ("image", "t")],
+            "",
+        )
+        .expect("statement");
+        Entry::new(index, 1, vigil_core::ClockState::Synced, &v)
+    }
+
+    #[test]
+    fn recent_statements_are_found_by_signer_and_bounded() {
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let r = RecentStatements::default();
+        let entries: Vec<Entry> = (0..RECENT_STATEMENTS as u64 + 10)
+            .map(|i| entry(i, &key))
+            .collect();
+        r.record(&entries);
+        assert_eq!(r.len(), RECENT_STATEMENTS, "bounded");
+        let sha = |e: &Entry| vigil_core::sha256(e.statement().bytes());
+        let last = entries.last().expect("entries");
+        assert_eq!(
+            r.find(DEVICE, &sha(last)),
+            Some((last.index(), last.leaf_hash()))
+        );
+        assert_eq!(r.find("someone-else", &sha(last)), None, "keyed by signer");
+        assert_eq!(
+            r.find(DEVICE, &sha(&entries[9])),
+            None,
+            "the oldest are forgotten"
+        );
+        assert!(r.find(DEVICE, &sha(&entries[10])).is_some());
+    }
 }
