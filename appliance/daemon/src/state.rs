@@ -114,7 +114,10 @@ pub const RECENT_STATEMENTS: usize = 16_384;
 
 type RecentKey = (String, [u8; 32]);
 /// The map, and its keys oldest first.
-type Recent = (HashMap<RecentKey, (u64, vigil_core::Hash)>, VecDeque<RecentKey>);
+type Recent = (
+    HashMap<RecentKey, (u64, vigil_core::Hash)>,
+    VecDeque<RecentKey>,
+);
 
 /// The statements logged most recently: (signer, SHA-256 of the statement bytes) → entry index
 /// and leaf hash, at most [`RECENT_STATEMENTS`], oldest forgotten first. An exact retry is

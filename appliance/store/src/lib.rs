@@ -427,16 +427,8 @@ impl Store {
                 let leaf = entry.leaf_hash();
                 t.entries.insert(index, entry.bytes())?;
                 let hashes = &mut t.hashes;
-                let new = merkle::hashes_to_store(
-                    index,
-                    leaf,
-                    |id: StoredId| -> Result<Hash, StoreError> {
-                        Ok(*hashes
-                            .get((id.level, id.index))?
-                            .ok_or_else(|| corrupt("missing left sibling"))?
-                            .value())
-                    },
-                )?;
+                let new =
+                    merkle::hashes_to_store(index, leaf, |id: StoredId| stored_hash(hashes, id))?;
                 for (id, h) in new {
                     t.hashes.insert((id.level, id.index), &h)?;
                 }
@@ -458,25 +450,12 @@ impl Store {
                 txn.abort()?;
                 return Ok((head.clone(), out));
             }
-            let root = merkle::tree_hash(size, |id: StoredId| -> Result<Hash, StoreError> {
-                Ok(*t
-                    .hashes
-                    .get((id.level, id.index))?
-                    .ok_or_else(|| corrupt("missing stored hash"))?
-                    .value())
-            })?;
+            let root = merkle::tree_hash(size, |id: StoredId| stored_hash(&t.hashes, id))?;
             let note = sign(&self.signer, size, root)?;
             for a in out.iter_mut().flatten().filter(|a| a.created) {
                 let ranges = merkle::inclusion_ranges(a.index, size)
                     .map_err(|e| corrupt(&format!("receipt of entry {}: {e}", a.index)))?;
-                let hashes =
-                    merkle::resolve(&ranges, |id: StoredId| -> Result<Hash, StoreError> {
-                        Ok(*t
-                            .hashes
-                            .get((id.level, id.index))?
-                            .ok_or_else(|| corrupt("missing stored hash"))?
-                            .value())
-                    })?;
+                let hashes = merkle::resolve(&ranges, |id: StoredId| stored_hash(&t.hashes, id))?;
                 a.receipt = Some(TlogProof {
                     extra: None,
                     index: a.index,
@@ -518,12 +497,9 @@ impl Store {
     fn read_hash(&self) -> Result<impl FnMut(StoredId) -> Result<Hash, StoreError>, StoreError> {
         let r = self.db.begin_read()?;
         let t = r.open_table(HASHES)?;
-        Ok(move |id: StoredId| -> Result<Hash, StoreError> {
+        Ok(move |id: StoredId| {
             let _keep = &r;
-            Ok(*t
-                .get((id.level, id.index))?
-                .ok_or_else(|| corrupt("missing stored hash"))?
-                .value())
+            stored_hash(&t, id)
         })
     }
 
@@ -650,4 +626,15 @@ fn decode_head(b: &[u8]) -> Result<(u64, Hash), StoreError> {
 pub fn stored_hash_count(n: u64) -> u64 {
     // Level l holds floor(n / 2^l) complete subtrees.
     (0..64).map(|l| n >> l).sum()
+}
+
+/// The stored hash of a complete subtree, from a read or write handle of the hashes table.
+fn stored_hash(
+    hashes: &impl redb::ReadableTable<(u8, u64), &'static [u8; 32]>,
+    id: StoredId,
+) -> Result<Hash, StoreError> {
+    Ok(*hashes
+        .get((id.level, id.index))?
+        .ok_or_else(|| corrupt(&format!("missing stored hash ({}, {})", id.level, id.index)))?
+        .value())
 }
