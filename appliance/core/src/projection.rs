@@ -63,11 +63,15 @@ enum Slot {
 }
 
 impl Slot {
-    fn of(v: &AlertView) -> Slot {
-        match &v.key {
-            Some(k) => Slot::Keyed(v.signer.clone(), v.topic.clone(), k.clone()),
-            None => Slot::Single(v.index),
+    fn new(signer: &str, topic: &str, key: Option<&String>, index: u64) -> Slot {
+        match key {
+            Some(k) => Slot::Keyed(signer.to_owned(), topic.to_owned(), k.clone()),
+            None => Slot::Single(index),
         }
+    }
+
+    fn of(v: &AlertView) -> Slot {
+        Slot::new(&v.signer, &v.topic, v.key.as_ref(), v.index)
     }
 }
 
@@ -174,10 +178,7 @@ impl Projection {
         match e.statement().content() {
             Content::Alert(a) => {
                 self.alerts_seen = true;
-                let slot = match &a.key {
-                    Some(k) => Slot::Keyed(e.signer().to_owned(), a.topic.clone(), k.clone()),
-                    None => Slot::Single(e.index()),
-                };
+                let slot = Slot::new(e.signer(), &a.topic, a.key.as_ref(), e.index());
                 if let Some(old) = self.slots.remove(&slot) {
                     self.remove(old);
                 }

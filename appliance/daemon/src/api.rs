@@ -364,25 +364,25 @@ async fn ingest(s: &Arc<AppState>, req: Request, ep: Endpoint) -> ApiResult<(Sta
     };
     match appended.receipt {
         // Made inside the batch's transaction: no read that waits for the next commit.
-        Some(proof) => Ok((
-            status,
-            Receipt {
-                index: appended.index,
-                entry_hash: STANDARD.encode(appended.leaf),
-                proof: proof.to_text(),
-            },
-        )),
+        Some(proof) => Ok((status, Receipt::new(appended.index, appended.leaf, &proof))),
         None => receipt(s, appended.index, appended.leaf).map(|r| (status, r)),
     }
 }
 
+impl Receipt {
+    fn new(index: u64, leaf: vigil_core::Hash, proof: &vigil_core::TlogProof) -> Receipt {
+        Receipt {
+            index,
+            entry_hash: STANDARD.encode(leaf),
+            proof: proof.to_text(),
+        }
+    }
+}
+
+/// The receipt of a logged entry, against the current checkpoint.
 fn receipt(s: &AppState, index: u64, leaf: vigil_core::Hash) -> ApiResult<Receipt> {
     let proof = s.store.tlog_proof(index).map_err(|e| internal(&e))?;
-    Ok(Receipt {
-        index,
-        entry_hash: STANDARD.encode(leaf),
-        proof: proof.to_text(),
-    })
+    Ok(Receipt::new(index, leaf, &proof))
 }
 
 /// 429 without verifying anything for a client over its authentication-failure budget.

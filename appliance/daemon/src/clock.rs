@@ -71,12 +71,11 @@ impl SystemClock {
         if checked != 0 && now.saturating_sub(checked) < TIMESYNC_RECHECK_MS {
             return self.last.load(Ordering::Relaxed);
         }
-        let synced = !self.timesync_dir.exists() || self.timesync_dir.join("synchronized").exists();
+        let flag = self.timesync_dir.join("synchronized").exists();
+        let synced = flag || !self.timesync_dir.exists();
         self.last.store(synced, Ordering::Relaxed);
         self.checked_ms.store(now.max(1), Ordering::Relaxed);
-        if synced && self.timesync_dir.join("synchronized").exists() {
-            self.synced_seen.store(true, Ordering::Relaxed);
-        }
+        self.synced_seen.store(flag, Ordering::Relaxed);
         synced
     }
 }

@@ -27,6 +27,8 @@ use vigil_core::{NoteSigner, SigningKey, keyfile};
 use vigil_store::{Committer, Store};
 
 use crate::clock::Clock;
+use crate::config::Settings;
+use crate::state::{AppState, DaemonGate, Shared, device_statement, read};
 
 /// Opens the log: given its path and the signer whose name is the origin.
 pub type OpenLog =
@@ -35,8 +37,6 @@ pub type OpenLog =
 /// The display is redrawn at most this often while alerts arrive (a few frames a second is
 /// all an LCD reader sees; every redraw costs a render, a PNG and a file).
 pub const REDRAW_MIN_INTERVAL: Duration = Duration::from_millis(250);
-use crate::config::Settings;
-use crate::state::{AppState, DaemonGate, Shared, device_statement, read};
 
 /// Why the daemon refused to start.
 #[derive(Debug, thiserror::Error)]
