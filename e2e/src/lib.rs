@@ -116,6 +116,7 @@ impl Appliance {
             tls_addresses: vec!["127.0.0.1".parse().expect("ip")],
             embedded_default: false,
             display: vigild::display::PanelKind::Png,
+            hat: vigil_display::hat::HatConfig::default(),
         }
     }
 

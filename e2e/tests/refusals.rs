@@ -498,7 +498,15 @@ fn reads_need_an_auditor_or_admin_signature() {
         let c = vigil_cli::Client::new(&a.url(), &a.daemon().ca_pem).expect("client");
         c.get_with_headers("/metrics", h).expect("reach")
     };
-    assert_eq!(get(&h).status, 200);
+    let metrics = get(&h);
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .text()
+            .contains("\nvigil_display_panel{panel=\"png\",reason=\"configured\"} 1\n"),
+        "{}",
+        metrics.text()
+    );
     assert_eq!(get(&h).error_code().as_deref(), Some("replay"));
     // A signature over another path does not authorise this one.
     let h = client::request_headers(

@@ -5,6 +5,9 @@ IMAGE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPO=$(cd "$IMAGE_DIR/.." && pwd)
 SUITE=trixie
 COMPONENTS=main,non-free-firmware
+# The boards the image supports: their device trees carry image/gfxhat.dts, merged at build time
+# (image/stage/customize) and checked by image/check-dtb.
+HAT_BOARDS="bcm2837-rpi-3-a-plus bcm2837-rpi-3-b bcm2837-rpi-3-b-plus bcm2711-rpi-4-b bcm2837-rpi-zero-2-w"
 T0=${T0:-$(date +%s)}
 export T0
 

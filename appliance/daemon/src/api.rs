@@ -851,17 +851,21 @@ async fn metrics(State(s): State<Arc<AppState>>, req: Request) -> ApiResult<Resp
         s.committer.capacity(),
         head.size,
         s.store.writable().is_ok(),
+        s.display.panel(),
     );
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
 }
 
+/// 200 `ok` while the log is writable, else 503 with the reason; a second line says which
+/// panel shows the picture and why.
 async fn healthz(State(s): State<Arc<AppState>>) -> Response {
+    let display = format!("display: {}\n", s.display.panel());
     match s.store.writable() {
-        Ok(()) => text("ok\n".into()),
+        Ok(()) => text(format!("ok\n{display}")),
         Err(why) => {
             let mut r = (
                 StatusCode::SERVICE_UNAVAILABLE,
-                format!("log not writable: {why}\n"),
+                format!("log not writable: {why}\n{display}"),
             )
                 .into_response();
             r.headers_mut()

@@ -43,6 +43,10 @@ pub struct Args {
     /// Config file (TOML).
     #[arg(long, env = "VIGIL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Run the GFX HAT self-test (each part in turn, PASS/FAIL with the reason) and exit:
+    /// 0 when every part passed, 1 otherwise. Reads the `[hat]` wiring from the config file.
+    #[arg(long)]
+    pub check_hardware: bool,
 }
 
 /// The config file as written.
@@ -69,6 +73,40 @@ pub struct FileConfig {
     pub tls_addresses: Option<Vec<IpAddr>>,
     /// `auto` (the GFX HAT when present, else PNG), `png`, or `hat`.
     pub display: Option<crate::display::PanelKind>,
+    /// Where the GFX HAT's parts are (docs/hardware.md); the GFX HAT's wiring by default.
+    pub hat: Option<HatFile>,
+}
+
+/// The `[hat]` table: each key defaults to the GFX HAT on a Pi's 40-pin header.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HatFile {
+    /// `auto` (the Pi's pin controller, found by its label), a chip label, or `/dev/gpiochipN`.
+    pub gpio_chip: Option<String>,
+    /// The LCD's data/command line (default 6).
+    pub dc_line: Option<u32>,
+    /// The LCD's reset line (default 5).
+    pub rst_line: Option<u32>,
+    /// The LCD's spidev node (default `/dev/spidev0.0`).
+    pub spi: Option<PathBuf>,
+    /// The backlight's and touch pads' i2c-dev node (default `/dev/i2c-1`).
+    pub i2c: Option<PathBuf>,
+}
+
+impl HatFile {
+    /// The wiring, validated.
+    fn resolve(self) -> Result<vigil_display::hat::HatConfig, ConfigError> {
+        let d = vigil_display::hat::HatConfig::default();
+        let hat = vigil_display::hat::HatConfig {
+            gpio_chip: self.gpio_chip.unwrap_or(d.gpio_chip),
+            dc_line: self.dc_line.unwrap_or(d.dc_line),
+            rst_line: self.rst_line.unwrap_or(d.rst_line),
+            spi: self.spi.unwrap_or(d.spi),
+            i2c: self.i2c.unwrap_or(d.i2c),
+        };
+        hat.validate().map_err(|e| cfg_err("hat", e))?;
+        Ok(hat)
+    }
 }
 
 /// Validated settings.
@@ -96,6 +134,8 @@ pub struct Settings {
     pub embedded_default: bool,
     /// Which panel shows the picture.
     pub display: crate::display::PanelKind,
+    /// Where the GFX HAT's parts are.
+    pub hat: vigil_display::hat::HatConfig,
 }
 
 /// A configuration error, naming its source.
@@ -206,6 +246,7 @@ impl Settings {
             tls_addresses,
             embedded_default,
             display: file.display.unwrap_or(crate::display::PanelKind::Auto),
+            hat: file.hat.unwrap_or_default().resolve()?,
         })
     }
 

@@ -22,6 +22,36 @@ pub enum PanelKind {
     Hat,
 }
 
+/// Which panel shows the picture, and why: `/healthz`, `/metrics` and the start-up message say
+/// it, so a person whose LCD is dark finds out why without a serial console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PanelState {
+    /// `gfxhat` or `png`.
+    pub panel: &'static str,
+    /// A short, fixed reason: `configured`, `not_built`, `not_detected`, `open_failed`
+    /// (PNG panel); `ok`, `degraded` (GFX HAT).
+    pub reason: &'static str,
+    /// The whole story in words (which device or line, what the kernel answered).
+    pub detail: String,
+}
+
+impl PanelState {
+    /// The PNG panel, for `reason`.
+    pub fn png(reason: &'static str, detail: impl Into<String>) -> PanelState {
+        PanelState {
+            panel: "png",
+            reason,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for PanelState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}: {})", self.panel, self.reason, self.detail)
+    }
+}
+
 struct Inner {
     projection: Projection,
     ui: Ui,
@@ -46,6 +76,7 @@ pub struct Display {
     inner: Mutex<Inner>,
     picture: Mutex<Option<Picture>>,
     png_path: Option<PathBuf>,
+    panel: PanelState,
     #[cfg(feature = "hw")]
     hat: Option<Mutex<vigil_display::hw::GfxHat>>,
 }
@@ -63,11 +94,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Display {
-    /// A display over `projection`; `png_path` is where the PNG panel writes (None: no file).
+    /// A display over `projection` on the PNG panel (`panel` says why); `png_path` is where it
+    /// writes (None: no file).
     pub fn new(
         projection: Projection,
         status: Status,
         png_path: Option<PathBuf>,
+        panel: PanelState,
         now_ms: u64,
     ) -> Display {
         Display {
@@ -80,16 +113,37 @@ impl Display {
             }),
             picture: Mutex::new(None),
             png_path,
+            panel,
             #[cfg(feature = "hw")]
             hat: None,
         }
     }
 
-    /// Attaches the real HAT.
+    /// Attaches the real HAT (no PNG file is written then; `GET /v1/display.png` still
+    /// renders the same picture).
     #[cfg(feature = "hw")]
     pub fn with_hat(mut self, hat: vigil_display::hw::GfxHat) -> Self {
+        self.panel = if hat.problems().is_empty() {
+            PanelState {
+                panel: "gfxhat",
+                reason: "ok",
+                detail: "LCD, backlight and touch pads open".into(),
+            }
+        } else {
+            PanelState {
+                panel: "gfxhat",
+                reason: "degraded",
+                detail: format!("the LCD works; {}", hat.problems().join("; ")),
+            }
+        };
+        self.png_path = None;
         self.hat = Some(Mutex::new(hat));
         self
+    }
+
+    /// Which panel shows the picture, and why.
+    pub fn panel(&self) -> &PanelState {
+        &self.panel
     }
 
     /// Whether the HAT drives the picture.

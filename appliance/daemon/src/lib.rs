@@ -112,35 +112,99 @@ fn device_key(settings: &Settings) -> Result<SigningKey, StartError> {
     keyfile::decode(&text).map_err(|e| files::err(&path, e).into())
 }
 
-/// Picks the panel: the GFX HAT when asked for or (auto) when present, else the PNG panel.
+#[cfg(feature = "hw")]
+type Hat = vigil_display::hw::GfxHat;
+#[cfg(not(feature = "hw"))]
+type Hat = std::convert::Infallible;
+
+/// Picks the panel: the GFX HAT when asked for (`hat`: its LCD must open, else the start is
+/// refused) or (`auto`) when its touch controller answers; else the PNG panel, and why.
+fn choose_panel(settings: &Settings) -> Result<Result<Hat, display::PanelState>, StartError> {
+    use display::{PanelKind, PanelState};
+    if settings.display == PanelKind::Png {
+        return Ok(Err(PanelState::png("configured", "display = \"png\"")));
+    }
+    #[cfg(feature = "hw")]
+    {
+        let hat = &settings.hat;
+        if settings.display == PanelKind::Auto
+            && let Err(why) = vigil_display::hw::detect(hat)
+        {
+            return Ok(Err(PanelState::png(
+                "not_detected",
+                format!("display = \"auto\" and no GFX HAT answers: {why}"),
+            )));
+        }
+        match vigil_display::hw::GfxHat::open(hat) {
+            Ok(h) => Ok(Ok(h)),
+            Err(e) if settings.display == PanelKind::Hat => {
+                Err(StartError::Other(format!("display = \"hat\": {e}")))
+            }
+            // Auto: the appliance still serves, on the PNG panel.
+            Err(e) => Ok(Err(PanelState::png(
+                "open_failed",
+                format!("the GFX HAT answers but its LCD cannot be opened: {e}"),
+            ))),
+        }
+    }
+    #[cfg(not(feature = "hw"))]
+    {
+        if settings.display == PanelKind::Hat {
+            return Err(StartError::Other(
+                "display = \"hat\" but vigild was built without the hw feature".into(),
+            ));
+        }
+        Ok(Err(PanelState::png(
+            "not_built",
+            "vigild was built without the hw feature (no GFX HAT support)",
+        )))
+    }
+}
+
+/// The display on the panel [`choose_panel`] picked.
 fn open_display(
     settings: &Settings,
     model: vigil_core::Projection,
     status: vigil_display::Status,
     now_ms: u64,
 ) -> Result<display::Display, StartError> {
-    use display::PanelKind;
-    let png_path = Some(settings.state_dir.join("display.png"));
-    #[cfg(feature = "hw")]
-    if settings.display != PanelKind::Png && vigil_display::hw::present() {
-        match vigil_display::hw::GfxHat::open() {
-            Ok(hat) => {
-                tracing::info!("display: GFX HAT");
-                return Ok(display::Display::new(model, status, None, now_ms).with_hat(hat));
+    let png_path = settings.state_dir.join("display.png");
+    match choose_panel(settings)? {
+        Err(panel) => {
+            if panel.reason == "open_failed" {
+                tracing::error!(detail = %panel.detail, "display: PNG panel");
+            } else {
+                tracing::info!(path = %png_path.display(), reason = panel.reason, detail = %panel.detail, "display: PNG panel");
             }
-            // Asked for the HAT: refuse. Auto: the appliance still serves, on the PNG panel.
-            Err(e) if settings.display == PanelKind::Hat => return Err(StartError::Other(e)),
-            Err(e) => tracing::error!(error = %e, "the GFX HAT answers but cannot be opened"),
+            Ok(display::Display::new(
+                model,
+                status,
+                Some(png_path),
+                panel,
+                now_ms,
+            ))
         }
+        #[cfg(feature = "hw")]
+        Ok(hat) => {
+            let d = display::Display::new(
+                model,
+                status,
+                None,
+                display::PanelState::png("", ""),
+                now_ms,
+            )
+            .with_hat(hat);
+            let p = d.panel();
+            if p.reason == "ok" {
+                tracing::info!(detail = %p.detail, "display: GFX HAT");
+            } else {
+                tracing::warn!(detail = %p.detail, "display: GFX HAT, degraded");
+            }
+            Ok(d)
+        }
+        #[cfg(not(feature = "hw"))]
+        Ok(never) => match never {},
     }
-    if settings.display == PanelKind::Hat {
-        return Err(StartError::Other(
-            "display = \"hat\" but no GFX HAT answers (or vigild was built without the hw feature)"
-                .into(),
-        ));
-    }
-    tracing::info!(path = %settings.state_dir.join("display.png").display(), "display: PNG panel");
-    Ok(display::Display::new(model, status, png_path, now_ms))
 }
 
 /// Logs a device-signed `ack/v1` for a touch-pad acknowledgement.

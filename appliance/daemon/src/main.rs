@@ -17,6 +17,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.check_hardware {
+        return check_hardware(&settings);
+    }
     let sink = logging::init();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -55,14 +58,7 @@ fn main() -> ExitCode {
             "  state:          {}  (logs to {sink})",
             settings.state_dir.display()
         );
-        if daemon.state.display.has_hat() {
-            println!("  display:        GFX HAT");
-        } else {
-            println!(
-                "  display:        PNG panel, {}",
-                settings.state_dir.join("display.png").display()
-            );
-        }
+        println!("  display:        {}", daemon.state.display.panel());
         if let Err(why) = daemon.state.store.writable() {
             println!("  LOG NOT WRITABLE: {why}");
         }
@@ -92,4 +88,24 @@ async fn wait_for_signal() {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
+}
+
+/// `vigild --check-hardware`: the GFX HAT self-test on the configured wiring (docs/hardware.md).
+#[cfg(feature = "hw")]
+fn check_hardware(settings: &Settings) -> ExitCode {
+    let opts = vigil_display::hw::CheckOptions::default();
+    if vigil_display::hw::check(&settings.hat, &opts, &mut std::io::stdout()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Without the `hw` feature there is no hardware support to check.
+#[cfg(not(feature = "hw"))]
+fn check_hardware(_: &Settings) -> ExitCode {
+    eprintln!(
+        "vigild --check-hardware: this vigild was built without the hw feature (no GFX HAT support)"
+    );
+    ExitCode::FAILURE
 }

@@ -61,6 +61,7 @@ impl Metrics {
         queue_capacity: usize,
         log_size: u64,
         writable: bool,
+        panel: &crate::display::PanelState,
     ) -> String {
         let mut s = String::new();
         let _ = writeln!(
@@ -133,6 +134,16 @@ impl Metrics {
             s,
             "vigil_display_redraws_total {}",
             self.redraws.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            s,
+            "# HELP vigil_display_panel The panel showing the picture (gfxhat or png) and why (docs/hardware.md); /healthz gives the details."
+        );
+        let _ = writeln!(s, "# TYPE vigil_display_panel gauge");
+        let _ = writeln!(
+            s,
+            "vigil_display_panel{{panel=\"{}\",reason=\"{}\"}} 1",
+            panel.panel, panel.reason
         );
         s
     }

@@ -34,7 +34,7 @@ fn embedded_default_runs_and_sigterm_drains() {
     let mut out = BufReader::new(child.stdout.take().expect("stdout"));
     let mut banner = String::new();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !banner.contains("log vkey") && Instant::now() < deadline {
+    while !banner.contains("  display:") && Instant::now() < deadline {
         let mut line = String::new();
         if out.read_line(&mut line).expect("read") == 0 {
             break;
@@ -66,7 +66,20 @@ fn embedded_default_runs_and_sigterm_drains() {
     }
     let ca = std::fs::read_to_string(state.join("tls/ca.pem")).expect("ca");
     let c = vigil_cli::Client::new(&format!("https://127.0.0.1:{https}"), &ca).expect("client");
-    assert_eq!(c.get("/healthz").expect("reach").status, 200);
+    let health = c.get("/healthz").expect("reach");
+    assert_eq!(health.status, 200);
+    // Built without the hw feature (the test build): the PNG panel, and /healthz says why.
+    assert!(
+        health
+            .text()
+            .starts_with("ok\ndisplay: png (not_built: vigild was built without the hw feature"),
+        "{}",
+        health.text()
+    );
+    assert!(
+        banner.contains("display:        png (not_built:"),
+        "{banner}"
+    );
     // Send an alert with the dev source key the daemon made.
     let key = vigil_core::keyfile::decode(
         &std::fs::read_to_string(state.join("keys/sources/source-dev")).expect("key"),
@@ -132,4 +145,65 @@ fn bad_configuration_is_refused_with_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("v.toml") && err.contains("bogus"), "{err}");
+}
+
+fn run_with_config(toml: &str, extra: &[&str]) -> std::process::Output {
+    let work = tempfile::tempdir().expect("tmp");
+    std::fs::write(work.path().join("v.toml"), toml).expect("write");
+    Command::new(vigild())
+        .current_dir(work.path())
+        .args(["--config", "v.toml"])
+        .args(extra)
+        .output()
+        .expect("runs")
+}
+
+#[test]
+fn a_bad_hat_wiring_is_refused_with_exit_2_naming_the_key() {
+    for (toml, want) in [
+        (
+            "[hat]\nspi = \"/dev/sda\"\n",
+            "hat: spi = \"/dev/sda\": not a spidev node",
+        ),
+        (
+            "[hat]\ni2c = \"/dev/i2c-x\"\n",
+            "hat: i2c = \"/dev/i2c-x\": not an i2c-dev node",
+        ),
+        (
+            "[hat]\ndc_line = 5\n",
+            "hat: dc_line and rst_line are both 5",
+        ),
+        ("[hat]\ngpio_chip = \"\"\n", "hat: gpio_chip is empty"),
+        ("[hat]\nmosi = 10\n", "unknown field `mosi`"),
+        ("[hat]\ndc_line = -1\n", "dc_line"),
+    ] {
+        let out = run_with_config(&format!("listen = \"127.0.0.1:1\"\n{toml}"), &[]);
+        assert_eq!(out.status.code(), Some(2), "{toml}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{toml}: {err}");
+    }
+}
+
+#[test]
+fn without_the_hw_feature_the_hat_is_refused_and_the_check_fails_cleanly() {
+    let work = tempfile::tempdir().expect("tmp");
+    let state = work.path().join("state");
+    let toml = format!(
+        "state_dir = {:?}\nlisten = \"127.0.0.1:0\"\nhttp_listen = \"off\"\ndisplay = \"hat\"\n",
+        state.display().to_string()
+    );
+    let out = run_with_config(&toml, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("display = \"hat\" but vigild was built without the hw feature"),
+        "{err}"
+    );
+    let fresh = work.path().join("fresh");
+    let toml = toml.replace(&state.display().to_string(), &fresh.display().to_string());
+    let out = run_with_config(&toml, &["--check-hardware"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("built without the hw feature"), "{err}");
+    assert!(!fresh.exists(), "the check touches no state");
 }

@@ -21,7 +21,12 @@ pub mod reg {
     pub const LED_LINKING: u8 = 0x72;
     /// LED output control (one bit per LED).
     pub const LED_OUTPUT: u8 = 0x74;
+    /// Product id (reads [`super::PRODUCT_ID`]).
+    pub const PRODUCT_ID: u8 = 0xFD;
 }
+
+/// The CAP1166's product id: how the GFX HAT is recognised.
+pub const PRODUCT_ID: u8 = 0x51;
 
 /// The touch controller.
 #[derive(Debug)]
@@ -33,6 +38,13 @@ impl<I2C: I2c> Cap1166<I2C> {
     /// Wraps the bus.
     pub fn new(i2c: I2C) -> Self {
         Cap1166 { i2c }
+    }
+
+    /// Reads the product id register (a GFX HAT answers [`PRODUCT_ID`]).
+    pub fn product_id(&mut self) -> Result<u8, I2C::Error> {
+        let mut id = [0u8];
+        self.i2c.write_read(ADDRESS, &[reg::PRODUCT_ID], &mut id)?;
+        Ok(id[0])
     }
 
     /// Enables the six inputs, unlinks the LEDs from the pads (vigil echoes presses itself), and

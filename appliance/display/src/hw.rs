@@ -1,89 +1,524 @@
-//! The real GFX HAT through rppal (the only place that opens pins and buses): SPI0 CE0 at
-//! 1 MHz for the ST7567, DC on GPIO6, RST on GPIO5, I2C-1 for the SN3218 and the CAP1166.
+//! The real GFX HAT, through the interfaces Debian's own kernel offers (the only place that opens
+//! pins and buses): the LCD's DC and RST lines through the GPIO character device (uAPI v2,
+//! gpiocdev; the chip found by its label), the LCD on spidev and the backlight and touch pads on
+//! i2c-dev (rppal). No `/dev/gpiomem`, no `/dev/mem`.
+//!
+//! The LCD is what the appliance exists for, so it alone decides whether the HAT is used; a
+//! backlight or touch controller that does not answer is reported ([`GfxHat::problems`]) and the
+//! LCD keeps showing alerts.
 
-use rppal::gpio::{Gpio, OutputPin};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use gpiocdev::line::Value;
 use rppal::i2c::I2c;
 use rppal::spi::{Bus, Mode, SimpleHalSpiDevice, SlaveSelect, Spi};
 
-use crate::cap1166::{self, Cap1166};
+use crate::cap1166::{self, Cap1166, PadEvent, Pads};
+use crate::hat::{CONSUMER, HatConfig, PIN_CONTROLLER_LABELS, test_pattern};
 use crate::sn3218::Sn3218;
 use crate::st7567::{DEFAULT_CONTRAST, Framebuffer, St7567};
+use crate::ui::Pad;
 
-/// GPIO of the LCD's data/command line.
-pub const DC_GPIO: u8 = 6;
-/// GPIO of the LCD's reset line.
-pub const RST_GPIO: u8 = 5;
-/// CAP1166 product id register and value, used to detect the HAT.
-const PRODUCT_ID: (u8, u8) = (0xFD, 0x51);
+/// The LCD's SPI clock.
+const SPI_HZ: u32 = 1_000_000;
+
+/// One GPIO line requested as an output, as an embedded-hal pin.
+pub struct Line {
+    req: gpiocdev::Request,
+    offset: u32,
+}
+
+impl std::fmt::Debug for Line {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Line({})", self.offset)
+    }
+}
+
+/// A failed line write.
+#[derive(Debug)]
+pub struct LineError(gpiocdev::Error);
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl embedded_hal::digital::Error for LineError {
+    fn kind(&self) -> embedded_hal::digital::ErrorKind {
+        embedded_hal::digital::ErrorKind::Other
+    }
+}
+
+impl embedded_hal::digital::ErrorType for Line {
+    type Error = LineError;
+}
+
+impl embedded_hal::digital::OutputPin for Line {
+    fn set_low(&mut self) -> Result<(), LineError> {
+        self.req
+            .set_value(self.offset, Value::Inactive)
+            .map_err(LineError)
+    }
+    fn set_high(&mut self) -> Result<(), LineError> {
+        self.req
+            .set_value(self.offset, Value::Active)
+            .map_err(LineError)
+    }
+}
+
+/// A GPIO chip: its device node and label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChipId {
+    /// `/dev/gpiochipN`.
+    pub path: PathBuf,
+    /// The kernel's label (`pinctrl-bcm2835`).
+    pub label: String,
+}
+
+impl std::fmt::Display for ChipId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.label, self.path.display())
+    }
+}
+
+/// Finds the GPIO chip `want` names: `auto` (a Raspberry Pi pin controller), a label, or a path.
+pub fn find_chip(want: &str) -> Result<ChipId, String> {
+    let id = |p: &Path| -> Result<ChipId, String> {
+        let chip = gpiocdev::Chip::from_path(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let info = chip.info().map_err(|e| format!("{}: {e}", p.display()))?;
+        Ok(ChipId {
+            path: chip.path().to_owned(),
+            label: info.label,
+        })
+    };
+    if want.starts_with('/') {
+        return id(Path::new(want));
+    }
+    let paths = gpiocdev::chip::chips().unwrap_or_default();
+    if paths.is_empty() {
+        return Err(
+            "no GPIO character device (/dev/gpiochip*) is present or readable by this user".into(),
+        );
+    }
+    let mut seen = Vec::new();
+    for p in &paths {
+        match id(p) {
+            Ok(c)
+                if c.label == want
+                    || (want == "auto" && PIN_CONTROLLER_LABELS.contains(&c.label.as_str())) =>
+            {
+                return Ok(c);
+            }
+            Ok(c) => seen.push(c.to_string()),
+            Err(e) => seen.push(e),
+        }
+    }
+    let looked_for = if want == "auto" {
+        PIN_CONTROLLER_LABELS.join(" or ")
+    } else {
+        want.to_owned()
+    };
+    Err(format!(
+        "no GPIO chip labelled {looked_for} (found: {})",
+        seen.join(", ")
+    ))
+}
+
+/// Requests `offset` on `chip` as an output at `initial`, under the consumer name `vigild`;
+/// a line another consumer holds is refused with that consumer's name.
+pub fn request_line(chip: &ChipId, offset: u32, initial: bool, role: &str) -> Result<Line, String> {
+    let what = format!("GPIO line {offset} ({role}) on {chip}");
+    let c = gpiocdev::Chip::from_path(&chip.path).map_err(|e| format!("{what}: {e}"))?;
+    let info = c.line_info(offset).map_err(|e| format!("{what}: {e}"))?;
+    if info.used {
+        let by = if info.consumer.is_empty() {
+            "the kernel or another process".to_owned()
+        } else if info.consumer == CONSUMER {
+            format!("{CONSUMER:?} (a running vigild holds it: stop the service first)")
+        } else {
+            format!("{:?}", info.consumer)
+        };
+        return Err(format!("{what}: in use by {by}"));
+    }
+    let value = if initial {
+        Value::Active
+    } else {
+        Value::Inactive
+    };
+    let req = gpiocdev::Request::builder()
+        .on_chip(&chip.path)
+        .with_consumer(CONSUMER)
+        .with_line(offset)
+        .as_output(value)
+        .request()
+        .map_err(|e| format!("{what}: {e}"))?;
+    Ok(Line { req, offset })
+}
+
+fn open_spi(cfg: &HatConfig) -> Result<Spi, String> {
+    let (bus, cs) = crate::hat::spi_bus(&cfg.spi)?;
+    let bus = match bus {
+        0 => Bus::Spi0,
+        1 => Bus::Spi1,
+        2 => Bus::Spi2,
+        3 => Bus::Spi3,
+        4 => Bus::Spi4,
+        5 => Bus::Spi5,
+        6 => Bus::Spi6,
+        n => {
+            return Err(format!(
+                "{}: SPI bus {n} is not supported",
+                cfg.spi.display()
+            ));
+        }
+    };
+    let cs = match cs {
+        0 => SlaveSelect::Ss0,
+        1 => SlaveSelect::Ss1,
+        2 => SlaveSelect::Ss2,
+        n => {
+            return Err(format!(
+                "{}: chip select {n} is not supported",
+                cfg.spi.display()
+            ));
+        }
+    };
+    Spi::new(bus, cs, SPI_HZ, Mode::Mode0).map_err(|e| format!("{}: {e}", cfg.spi.display()))
+}
+
+fn open_i2c(cfg: &HatConfig) -> Result<I2c, String> {
+    let bus = crate::hat::i2c_bus(&cfg.i2c)?;
+    I2c::with_bus(bus).map_err(|e| format!("{}: {e}", cfg.i2c.display()))
+}
+
+type Lcd = St7567<SimpleHalSpiDevice, Line, Line>;
+
+/// Opens SPI and the two lines and initialises the LCD (reset, init sequence, contrast).
+fn open_lcd(cfg: &HatConfig) -> Result<Lcd, String> {
+    let spi = open_spi(cfg)?;
+    let chip = find_chip(&cfg.gpio_chip)?;
+    let dc = request_line(&chip, cfg.dc_line, false, "LCD data/command")?;
+    let rst = request_line(&chip, cfg.rst_line, true, "LCD reset")?;
+    let mut lcd = St7567::new(SimpleHalSpiDevice::new(spi), dc, rst);
+    lcd.init(&mut rppal::hal::Delay, DEFAULT_CONTRAST)
+        .map_err(|e| format!("ST7567 on {}: {e:?}", cfg.spi.display()))?;
+    Ok(lcd)
+}
+
+fn i2c_err(cfg: &HatConfig, part: &str, addr: u8, e: impl std::fmt::Display) -> String {
+    format!("{part} at {addr:#04x} on {}: {e}", cfg.i2c.display())
+}
+
+fn open_backlight(cfg: &HatConfig) -> Result<Sn3218<I2c>, String> {
+    let mut b = Sn3218::new(open_i2c(cfg)?);
+    b.init()
+        .map_err(|e| i2c_err(cfg, "SN3218 backlight", crate::sn3218::ADDRESS, e))?;
+    Ok(b)
+}
+
+fn touch_with_id(cfg: &HatConfig) -> Result<Cap1166<I2c>, String> {
+    let mut t = Cap1166::new(open_i2c(cfg)?);
+    let id = t
+        .product_id()
+        .map_err(|e| i2c_err(cfg, "CAP1166 touch", cap1166::ADDRESS, e))?;
+    if id != cap1166::PRODUCT_ID {
+        return Err(i2c_err(
+            cfg,
+            "CAP1166 touch",
+            cap1166::ADDRESS,
+            format_args!(
+                "product id {id:#04x}, a GFX HAT answers {:#04x}",
+                cap1166::PRODUCT_ID
+            ),
+        ));
+    }
+    Ok(t)
+}
+
+fn open_touch(cfg: &HatConfig) -> Result<Cap1166<I2c>, String> {
+    let mut t = touch_with_id(cfg)?;
+    t.init()
+        .map_err(|e| i2c_err(cfg, "CAP1166 touch", cap1166::ADDRESS, e))?;
+    Ok(t)
+}
+
+/// Whether a GFX HAT answers (its touch controller's product id): how `display = "auto"`
+/// decides. `Err` says why not.
+pub fn detect(cfg: &HatConfig) -> Result<(), String> {
+    touch_with_id(cfg).map(|_| ())
+}
 
 /// The opened HAT.
 pub struct GfxHat {
-    lcd: St7567<SimpleHalSpiDevice, OutputPin, OutputPin>,
-    backlight: Sn3218<I2c>,
-    touch: Cap1166<I2c>,
+    lcd: Lcd,
+    backlight: Option<Sn3218<I2c>>,
+    touch: Option<Cap1166<I2c>>,
+    problems: Vec<String>,
 }
 
 impl std::fmt::Debug for GfxHat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("GfxHat")
+        f.debug_struct("GfxHat")
+            .field("problems", &self.problems)
+            .finish_non_exhaustive()
     }
 }
 
-fn e(what: &str, err: impl std::fmt::Display) -> String {
-    format!("{what}: {err}")
-}
-
-/// Whether a GFX HAT answers on I2C (its touch controller's product id).
-pub fn present() -> bool {
-    let Ok(mut i2c) = I2c::new() else {
-        return false;
-    };
-    let mut id = [0u8];
-    embedded_hal::i2c::I2c::write_read(&mut i2c, cap1166::ADDRESS, &[PRODUCT_ID.0], &mut id).is_ok()
-        && id[0] == PRODUCT_ID.1
-}
-
 impl GfxHat {
-    /// Opens and initialises the LCD, backlight and touch pads.
-    pub fn open() -> Result<GfxHat, String> {
-        let spi = Spi::new(Bus::Spi0, SlaveSelect::Ss0, 1_000_000, Mode::Mode0)
-            .map_err(|x| e("SPI0", x))?;
-        let gpio = Gpio::new().map_err(|x| e("GPIO", x))?;
-        let dc = gpio.get(DC_GPIO).map_err(|x| e("GPIO6", x))?.into_output();
-        let rst = gpio.get(RST_GPIO).map_err(|x| e("GPIO5", x))?.into_output();
-        let mut lcd = St7567::new(SimpleHalSpiDevice::new(spi), dc, rst);
-        lcd.init(&mut rppal::hal::Delay, DEFAULT_CONTRAST)
-            .map_err(|x| e("ST7567", format!("{x:?}")))?;
-        let mut backlight = Sn3218::new(I2c::new().map_err(|x| e("I2C", x))?);
-        backlight.init().map_err(|x| e("SN3218", x))?;
-        let mut touch = Cap1166::new(I2c::new().map_err(|x| e("I2C", x))?);
-        touch.init().map_err(|x| e("CAP1166", x))?;
+    /// Opens the HAT: the LCD must open (else `Err` with the reason); the backlight and touch
+    /// pads are opened too, and each one that does not answer is a [`GfxHat::problems`] entry.
+    pub fn open(cfg: &HatConfig) -> Result<GfxHat, String> {
+        cfg.validate()?;
+        let lcd = open_lcd(cfg)?;
+        let mut problems = Vec::new();
+        let backlight = open_backlight(cfg).map_err(|e| problems.push(e)).ok();
+        let touch = open_touch(cfg).map_err(|e| problems.push(e)).ok();
         Ok(GfxHat {
             lcd,
             backlight,
             touch,
+            problems,
         })
+    }
+
+    /// The parts that did not open (empty when the whole HAT works).
+    pub fn problems(&self) -> &[String] {
+        &self.problems
+    }
+
+    /// Whether the touch pads work.
+    pub fn has_touch(&self) -> bool {
+        self.touch.is_some()
     }
 
     /// Shows a frame.
     pub fn show(&mut self, fb: &Framebuffer) -> Result<(), String> {
-        self.lcd
-            .flush(fb)
-            .map_err(|x| e("ST7567", format!("{x:?}")))
+        self.lcd.flush(fb).map_err(|e| format!("ST7567: {e:?}"))
     }
 
-    /// Sets every backlight zone.
+    /// Sets every backlight zone (nothing when the backlight did not open).
     pub fn backlight(&mut self, rgb: (u8, u8, u8)) -> Result<(), String> {
-        self.backlight.set(&[rgb; 6]).map_err(|x| e("SN3218", x))
+        match &mut self.backlight {
+            Some(b) => b.set(&[rgb; 6]).map_err(|e| format!("SN3218: {e}")),
+            None => Ok(()),
+        }
     }
 
-    /// Reads the pads.
+    /// Reads the pads (none touched when the touch controller did not open).
     pub fn pads(&mut self) -> Result<u8, String> {
-        self.touch.read().map_err(|x| e("CAP1166", x))
+        match &mut self.touch {
+            Some(t) => t.read().map_err(|e| format!("CAP1166: {e}")),
+            None => Ok(0),
+        }
     }
 
     /// Echoes presses on the pad LEDs.
     pub fn pad_leds(&mut self, mask: u8) -> Result<(), String> {
-        self.touch.set_leds(mask).map_err(|x| e("CAP1166", x))
+        match &mut self.touch {
+            Some(t) => t.set_leds(mask).map_err(|e| format!("CAP1166: {e}")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// How `vigild --check-hardware` runs.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// How long each backlight zone stays lit.
+    pub zone_time: Duration,
+    /// How long to wait for all six pads.
+    pub pad_timeout: Duration,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            zone_time: Duration::from_millis(400),
+            pad_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+struct Report<'a> {
+    out: &'a mut dyn Write,
+    failed: usize,
+}
+
+impl Report<'_> {
+    fn line(&mut self, s: std::fmt::Arguments<'_>) {
+        let _ = writeln!(self.out, "{s}");
+        let _ = self.out.flush();
+    }
+    fn result<T>(&mut self, part: &str, r: Result<T, String>, ok: &str) -> Option<T> {
+        match r {
+            Ok(v) => {
+                self.line(format_args!("PASS  {part}: {ok}"));
+                Some(v)
+            }
+            Err(e) => {
+                self.failed += 1;
+                self.line(format_args!("FAIL  {part}: {e}"));
+                None
+            }
+        }
+    }
+    fn skip(&mut self, part: &str, why: &str) {
+        self.failed += 1;
+        self.line(format_args!("SKIP  {part}: {why}"));
+    }
+}
+
+/// The self-test a person runs on the Pi: opens each part of the HAT in turn and reports
+/// PASS/FAIL/SKIP per part with the reason; shows the test pattern, lights each backlight zone in
+/// turn, then waits for each pad to be pressed. Returns whether every part passed (a skipped part
+/// counts as failed).
+pub fn check(cfg: &HatConfig, opts: &CheckOptions, out: &mut dyn Write) -> bool {
+    let mut r = Report { out, failed: 0 };
+    r.line(format_args!(
+        "GFX HAT self-test: SPI {}, GPIO chip {}, DC line {}, RST line {}, I2C {}",
+        cfg.spi.display(),
+        cfg.gpio_chip,
+        cfg.dc_line,
+        cfg.rst_line,
+        cfg.i2c.display()
+    ));
+    if let Err(e) = cfg.validate() {
+        r.result::<()>("configuration", Err(e), "");
+        return false;
+    }
+    let spi = r.result(
+        "SPI device",
+        open_spi(cfg),
+        &format!("{} opened", cfg.spi.display()),
+    );
+    let chip = r.result("GPIO chip", find_chip(&cfg.gpio_chip), "found");
+    let lines = chip.as_ref().map(|c| {
+        let chip_ok = format!("{c}");
+        let dc = r.result(
+            "GPIO DC line",
+            request_line(c, cfg.dc_line, false, "LCD data/command"),
+            &format!("line {} held as {CONSUMER:?} on {chip_ok}", cfg.dc_line),
+        );
+        let rst = r.result(
+            "GPIO RST line",
+            request_line(c, cfg.rst_line, true, "LCD reset"),
+            &format!("line {} held as {CONSUMER:?} on {chip_ok}", cfg.rst_line),
+        );
+        (dc, rst)
+    });
+    match (spi, lines) {
+        (Some(spi), Some((Some(dc), Some(rst)))) => {
+            let mut lcd = St7567::new(SimpleHalSpiDevice::new(spi), dc, rst);
+            let shown = lcd
+                .init(&mut rppal::hal::Delay, DEFAULT_CONTRAST)
+                .and_then(|()| lcd.flush(&test_pattern()))
+                .map_err(|e| format!("{e:?}"));
+            r.result(
+                "LCD",
+                shown,
+                "reset, initialised and sent the test pattern (look: a border, a checkerboard and a bar across the top)",
+            );
+        }
+        _ => r.skip("LCD", "needs the SPI device and both GPIO lines"),
+    }
+    let backlight = r.result(
+        "SN3218 backlight",
+        open_backlight(cfg),
+        &format!("answers at {:#04x}", crate::sn3218::ADDRESS),
+    );
+    let touch = r.result(
+        "CAP1166 touch",
+        open_touch(cfg),
+        &format!(
+            "answers at {:#04x} with product id {:#04x}",
+            cap1166::ADDRESS,
+            cap1166::PRODUCT_ID
+        ),
+    );
+    match backlight {
+        Some(mut b) => {
+            let mut zones_ok = Ok(());
+            for zone in 0..6 {
+                let mut z = [(0, 0, 0); 6];
+                z[zone] = (255, 255, 255);
+                zones_ok =
+                    zones_ok.and_then(|()| b.set(&z).map_err(|e| format!("zone {zone}: {e}")));
+                std::thread::sleep(opts.zone_time);
+            }
+            let _ = b.set(&[(255, 255, 255); 6]);
+            r.result(
+                "backlight zones",
+                zones_ok,
+                "each zone lit white in turn, left to right (look: six steps)",
+            );
+        }
+        None => r.skip("backlight zones", "needs the SN3218"),
+    }
+    match touch {
+        Some(mut t) => {
+            r.line(format_args!(
+                "      press each pad once (up, down, back, minus, select, plus) within {} s",
+                opts.pad_timeout.as_secs()
+            ));
+            let pressed = wait_for_pads(&mut t, opts.pad_timeout, &mut r);
+            r.result("touch pads", pressed, "all six pressed");
+        }
+        None => r.skip("touch pads", "needs the CAP1166"),
+    }
+    let failed = r.failed;
+    r.line(format_args!(
+        "{}",
+        if failed == 0 {
+            "all parts passed".to_owned()
+        } else {
+            format!("{failed} part(s) failed or were skipped")
+        }
+    ));
+    failed == 0
+}
+
+fn wait_for_pads(
+    t: &mut Cap1166<I2c>,
+    timeout: Duration,
+    r: &mut Report<'_>,
+) -> Result<(), String> {
+    let start = Instant::now();
+    let mut pads = Pads::default();
+    let mut seen = [false; 6];
+    while start.elapsed() < timeout && seen.iter().any(|s| !s) {
+        let bits = t.read().map_err(|e| format!("CAP1166: {e}"))?;
+        let now_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        for ev in pads.sample(bits, now_ms) {
+            if let PadEvent::Press(p) | PadEvent::Hold(p) = ev
+                && !seen[p as usize]
+            {
+                seen[p as usize] = true;
+                r.line(format_args!("      {p:?} pressed"));
+            }
+        }
+        let _ = t.set_leds(
+            seen.iter()
+                .enumerate()
+                .fold(0, |m, (i, s)| m | (u8::from(*s) << i)),
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = t.set_leds(0);
+    let missing: Vec<String> = Pad::ALL
+        .iter()
+        .filter(|p| !seen[**p as usize])
+        .map(|p| format!("{p:?}"))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "not pressed within {} s: {}",
+            timeout.as_secs(),
+            missing.join(", ")
+        ))
     }
 }

@@ -647,6 +647,7 @@ impl InProcess {
             tls_addresses: vec!["127.0.0.1".parse().expect("ip")],
             embedded_default: false,
             display: vigild::display::PanelKind::Png,
+            hat: vigil_display::hat::HatConfig::default(),
         };
         let syncs = Arc::new(AtomicU64::new(0));
         let s = syncs.clone();
@@ -696,7 +697,7 @@ impl InProcess {
     fn syncs_per_commit(&self) -> (u64, u64) {
         let d = self.daemon.as_ref().expect("running");
         let syncs = self.syncs.load(Ordering::Relaxed) - self.syncs_at_start;
-        let text = d.state.metrics.render(0, 0, 0, true);
+        let text = d.state.metrics.render(0, 0, 0, true, d.state.display.panel());
         let commits = text
             .lines()
             .find_map(|l| {
