@@ -2,8 +2,8 @@
 """Checks a merged Raspberry Pi device tree (as `dtc -I dtb -O dts` prints it) for what the GFX
 HAT needs, and that nothing else claims the LCD's DC and RST lines:
 
-  - SPI0 (/soc/spi@7e204000) enabled, its pins GPIO 7-11 in ALT0, a spidev child on chip
-    select 0 (the LCD) at 1 MHz;
+  - SPI0 (/soc/spi@7e204000) enabled, its pins GPIO 7-11 in ALT0, in interrupt mode (no DMA
+    channel named), a spidev child on chip select 0 (the LCD) at 1 MHz;
   - I2C1 (/soc/i2c@7e804000) enabled, its pins GPIO 2/3 in ALT0;
   - no enabled node claims GPIO 5 or 6 of the pin controller (/soc/gpio@7e200000): not through
     a `*-gpios` property, a pin group or a gpio-hog; and no enabled node but SPI0 and I2C1 muxes
@@ -88,12 +88,18 @@ def by_phandle(nodes):
     return out
 
 
-def pinctrl_groups(node, phandles):
-    """The pin groups a node selects (pinctrl-0, pinctrl-1, ...)."""
+def pinctrl_groups(node, phandles, only=None):
+    """The pin groups a node selects (pinctrl-0, pinctrl-1, ...); `only`: of that state name."""
+    names = strings(node.props.get("pinctrl-names"))
     groups = []
     for key, value in node.props.items():
-        if re.fullmatch(r"pinctrl-\d+", key):
-            groups += [phandles[p] for p in cells(value) if p in phandles]
+        m = re.fullmatch(r"pinctrl-(\d+)", key)
+        if not m:
+            continue
+        index = int(m.group(1))
+        if only is not None and (index >= len(names) or names[index] != only):
+            continue
+        groups += [phandles[p] for p in cells(value) if p in phandles]
     return groups
 
 
@@ -125,14 +131,19 @@ def check(text):
         results.append((bool(ok), what))
 
     def pins_of(node):
+        # A pin controller applies only its own "default" state (its hogs); a device may select
+        # any of its states.
+        only = "default" if node.path == GPIO else None
         return [(cells(g.props.get("brcm,pins")), cells(g.props.get("brcm,function")), g.path)
-                for g in pinctrl_groups(node, phandles)]
+                for g in pinctrl_groups(node, phandles, only)]
 
     spi = nodes.get(SPI0)
     need(spi is not None and spi.enabled(), f"SPI0 {SPI0} enabled")
     if spi is not None:
         need(any(p == [7, 8, 9, 10, 11] and f == [ALT0] for p, f, _ in pins_of(spi)),
              f"SPI0 pins GPIO 7-11 in ALT0 (pinctrl: {pins_of(spi)})")
+        need(not {"tx", "rx"} & set(strings(spi.props.get("dma-names"))),
+             "SPI0 in interrupt mode (no tx/rx DMA channel named)")
         lcd = nodes.get(SPI0 + "/spidev@0")
         need(lcd is not None and lcd.enabled()
              and "rohm,dh2228fv" in strings(lcd.props.get("compatible"))

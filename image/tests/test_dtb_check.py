@@ -17,8 +17,8 @@ GOOD = """/dts-v1/;
 		gpio@7e200000 {
 			gpio-controller;
 			#gpio-cells = <0x02>;
-			pinctrl-names = "default";
-			pinctrl-0;
+			pinctrl-names = "vigil-not-hogged";
+			pinctrl-0 = <0x07>;
 			phandle = <0x0a>;
 
 			vigil-spi0-pins {
@@ -44,6 +44,8 @@ GOOD = """/dts-v1/;
 			pinctrl-0 = <0x67>;
 			pinctrl-names = "default";
 			status = "okay";
+			dmas = <0x0b 0x06 0x0b 0x07>;
+			dma-names = "vigil-no-tx", "vigil-no-rx";
 
 			spidev@0 {
 				spi-max-frequency = <0xf4240>;
@@ -77,7 +79,11 @@ def failures(text):
 class DtbCheck(unittest.TestCase):
     def test_a_tree_with_the_hat_passes(self):
         self.assertEqual(failures(GOOD), [])
-        self.assertEqual(len(dtb_check.check(GOOD)), 8)
+        self.assertEqual(len(dtb_check.check(GOOD)), 9)
+
+    def test_spi_dma_fails(self):
+        f = failures(GOOD.replace('"vigil-no-tx", "vigil-no-rx"', '"tx", "rx"'))
+        self.assertTrue(any("interrupt mode" in w for w in f), f)
 
     def test_spi_off_fails(self):
         bad = GOOD.replace('pinctrl-names = "default";\n\t\t\tstatus = "okay";',
@@ -103,7 +109,10 @@ class DtbCheck(unittest.TestCase):
         # old-lcd names GPIO 5 but is disabled: no claim (GOOD passes).
 
     def test_a_pin_controller_hog_on_the_lcd_lines_or_the_spi_pins_fails(self):
-        bad = GOOD.replace("\t\t\tpinctrl-0;\n", "\t\t\tpinctrl-0 = <0x07 0x67>;\n")
+        # The same groups in a state the controller does not apply are no claim (GOOD passes).
+        bad = GOOD.replace('"vigil-not-hogged";\n\t\t\tpinctrl-0 = <0x07>;',
+                           '"default";\n\t\t\tpinctrl-0 = <0x07 0x67>;')
+        self.assertNotEqual(bad, GOOD)
         f = failures(bad)
         self.assertTrue(any("gpioout -> GPIO 6" in w for w in f), f)
         self.assertTrue(any("SPI0 and I2C1 pins muxed by no other" in w and "[7, 8, 9, 10, 11]" in w
