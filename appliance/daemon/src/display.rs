@@ -119,11 +119,16 @@ impl Display {
         }
     }
 
-    /// Attaches the real HAT (no PNG file is written then; `GET /v1/display.png` still
-    /// renders the same picture).
+    /// A display over `projection` on the GFX HAT (no PNG file is written then;
+    /// `GET /v1/display.png` still renders the same picture).
     #[cfg(feature = "hw")]
-    pub fn with_hat(mut self, hat: vigil_display::hw::GfxHat) -> Self {
-        self.panel = if hat.problems().is_empty() {
+    pub fn on_hat(
+        projection: Projection,
+        status: Status,
+        hat: vigil_display::hw::GfxHat,
+        now_ms: u64,
+    ) -> Display {
+        let panel = if hat.problems().is_empty() {
             PanelState {
                 panel: "gfxhat",
                 reason: "ok",
@@ -136,9 +141,9 @@ impl Display {
                 detail: format!("the LCD works; {}", hat.problems().join("; ")),
             }
         };
-        self.png_path = None;
-        self.hat = Some(Mutex::new(hat));
-        self
+        let mut d = Display::new(projection, status, None, panel, now_ms);
+        d.hat = Some(Mutex::new(hat));
+        d
     }
 
     /// Which panel shows the picture, and why.
@@ -146,16 +151,10 @@ impl Display {
         &self.panel
     }
 
-    /// Whether the HAT drives the picture.
-    pub fn has_hat(&self) -> bool {
-        #[cfg(feature = "hw")]
-        {
-            self.hat.is_some()
-        }
-        #[cfg(not(feature = "hw"))]
-        {
-            false
-        }
+    /// Whether the HAT's touch pads work (the pad poller runs only then).
+    #[cfg(feature = "hw")]
+    pub fn has_touch(&self) -> bool {
+        self.hat.as_ref().is_some_and(|h| lock(h).has_touch())
     }
 
     /// Folds committed entries in (called by the commit path; O(log n) per entry, no I/O).

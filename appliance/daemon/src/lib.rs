@@ -186,14 +186,7 @@ fn open_display(
         }
         #[cfg(feature = "hw")]
         Ok(hat) => {
-            let d = display::Display::new(
-                model,
-                status,
-                None,
-                display::PanelState::png("", ""),
-                now_ms,
-            )
-            .with_hat(hat);
+            let d = display::Display::on_hat(model, status, hat, now_ms);
             let p = d.panel();
             if p.reason == "ok" {
                 tracing::info!(detail = %p.detail, "display: GFX HAT");
@@ -501,7 +494,7 @@ impl Daemon {
             }));
         }
         #[cfg(feature = "hw")]
-        if display.has_hat() {
+        if display.has_touch() {
             let (st, rx) = (state.clone(), rx.clone());
             tasks.push(tokio::spawn(async move {
                 let mut pads = vigil_display::cap1166::Pads::default();

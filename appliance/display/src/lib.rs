@@ -2,12 +2,11 @@
 //!
 //! [`ui`] decides what to show and reacts to the pads; [`render`] draws a screen on any
 //! embedded-graphics target; [`panel`] turns it into PNG; [`st7567`], [`sn3218`] and [`cap1166`]
-//! drive the HAT over embedded-hal 1.0; [`hat`] says where its parts are on the board; `hw`
-//! (feature `hw`) opens them through the kernel's GPIO character device, spidev and i2c-dev.
+//! drive the HAT over embedded-hal 1.0; [`hat`] says where its parts are on the board; [`hw`]
+//! opens them through the kernel's GPIO character device, spidev and i2c-dev.
 
 pub mod cap1166;
 pub mod hat;
-#[cfg(feature = "hw")]
 pub mod hw;
 pub mod panel;
 pub mod render;

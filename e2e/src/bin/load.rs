@@ -697,7 +697,10 @@ impl InProcess {
     fn syncs_per_commit(&self) -> (u64, u64) {
         let d = self.daemon.as_ref().expect("running");
         let syncs = self.syncs.load(Ordering::Relaxed) - self.syncs_at_start;
-        let text = d.state.metrics.render(0, 0, 0, true, d.state.display.panel());
+        let text = d
+            .state
+            .metrics
+            .render(0, 0, 0, true, d.state.display.panel());
         let commits = text
             .lines()
             .find_map(|l| {
