@@ -132,6 +132,13 @@ pub fn find_chip(want: &str) -> Result<ChipId, String> {
 pub fn request_line(chip: &ChipId, offset: u32, initial: bool, role: &str) -> Result<Line, String> {
     let what = format!("GPIO line {offset} ({role}) on {chip}");
     let c = gpiocdev::Chip::from_path(&chip.path).map_err(|e| format!("{what}: {e}"))?;
+    let lines = c.info().map_err(|e| format!("{what}: {e}"))?.num_lines;
+    if offset >= lines {
+        return Err(format!(
+            "{what}: no such line (the chip has lines 0-{})",
+            lines.saturating_sub(1)
+        ));
+    }
     let info = c.line_info(offset).map_err(|e| format!("{what}: {e}"))?;
     if info.used {
         let by = if info.consumer.is_empty() {
