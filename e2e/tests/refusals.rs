@@ -1,4 +1,4 @@
-//! One test per refusal of SPEC §5: each checks the status, the stable code, and that nothing
+//! One test per refusal of docs/spec.md §5: each checks the status, the stable code, and that nothing
 //! was logged.
 
 use vigil_cli::client;

@@ -199,7 +199,7 @@ impl Client {
         self.finish(&url, r)
     }
 
-    /// A signed GET (auditor or admin key), SPEC §5.
+    /// A signed GET (auditor or admin key), docs/spec.md §5.
     pub fn signed_get(
         &self,
         path: &str,

@@ -1,4 +1,4 @@
-//! Log entries: the `vigil-entry/v1` bytes that are hashed into the tree (SPEC §4).
+//! Log entries: the `vigil-entry/v1` bytes that are hashed into the tree (docs/spec.md §4).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;

@@ -1,6 +1,6 @@
 //! vigil-core: the pure heart of vigil.
 //!
-//! Statements (SPEC §2), signatures (§3), log entries, RFC 9162 Merkle maths, C2SP signed notes,
+//! Statements (docs/spec.md §2), signatures (§3), log entries, RFC 9162 Merkle maths, C2SP signed notes,
 //! checkpoints and tlog-proofs (§4). No I/O happens here: no files, sockets, clocks or async
 //! runtime; time is always a parameter.
 
@@ -52,7 +52,7 @@ pub fn pem_certificate_der(pem: &str) -> Option<Vec<u8>> {
         .filter(|d| !d.is_empty())
 }
 
-/// The bytes a signed request signs (SPEC §5):
+/// The bytes a signed request signs (docs/spec.md §5):
 /// `vigil-request/v1\n<METHOD>\n<path with query>\n<date>\n<nonce>\n<hex SHA-256 of body>\n`.
 pub fn request_message(
     method: &str,

@@ -1,4 +1,4 @@
-//! `policy.toml`: per-source rules and the appliance's resource limits (SPEC §6).
+//! `policy.toml`: per-source rules and the appliance's resource limits (docs/spec.md §6).
 //! Every field is documented in `policies/README.md`.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! The display's model: a fold over log entries (SPEC §7). Time is a parameter: expiry (`ttl`)
+//! The display's model: a fold over log entries (docs/spec.md §7). Time is a parameter: expiry (`ttl`)
 //! and silences are evaluated at the `now` the caller gives.
 //!
 //! Rules: the latest `firing` alert per (signer, topic, dedup key) is active; an alert without a

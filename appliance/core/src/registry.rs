@@ -1,5 +1,5 @@
 //! Enrolled principals, as a fold over the log's `key-enroll/v1` and `key-revoke/v1` entries,
-//! and the admission rule for every statement kind (SPEC §1).
+//! and the admission rule for every statement kind (docs/spec.md §1).
 //!
 //! Decisions: a name or key, once enrolled, is never enrolled again (not even after revocation),
 //! so an entry's signer name always means one key; the device itself is the built-in principal

@@ -1,4 +1,4 @@
-//! Keys and signatures (SPEC §3): raw Ed25519 and OpenSSH SSHSIG, both checked with
+//! Keys and signatures (docs/spec.md §3): raw Ed25519 and OpenSSH SSHSIG, both checked with
 //! `verify_strict`. Verification returns [`Verified`], the only thing the log accepts.
 
 use base64::Engine as _;

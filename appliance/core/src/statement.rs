@@ -1,11 +1,11 @@
-//! Statements: the signed text a principal sends (SPEC §2).
+//! Statements: the signed text a principal sends (docs/spec.md §2).
 //!
 //! Parsing is strict and byte-exact: the statement keeps the bytes it was parsed from, and every
 //! rejection is a distinct [`ParseError`] that names the offending line.
 
 use std::fmt;
 
-/// Largest statement in bytes (SPEC §2).
+/// Largest statement in bytes (docs/spec.md §2).
 pub const MAX_STATEMENT_BYTES: usize = 4096;
 /// Longest alert title in characters.
 pub const MAX_TITLE_CHARS: usize = 64;
@@ -16,7 +16,7 @@ pub const MAX_TTL_SECS: u64 = 2_592_000;
 /// Longest comment in characters.
 pub const MAX_COMMENT_CHARS: usize = 256;
 
-/// The statement types of SPEC §2.
+/// The statement types of docs/spec.md §2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     /// `alert/v1`, from a source.
@@ -157,7 +157,7 @@ impl fmt::Display for Severity {
     }
 }
 
-/// A principal's role (SPEC §1).
+/// A principal's role (docs/spec.md §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Role {
     /// May submit alerts within its policy.

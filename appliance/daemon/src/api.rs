@@ -1,4 +1,4 @@
-//! HTTP API (SPEC §5): routes, the ingestion pipeline, signed reads, and JSON errors with stable
+//! HTTP API (docs/spec.md §5): routes, the ingestion pipeline, signed reads, and JSON errors with stable
 //! codes that never carry internals (those go to the journal).
 
 use std::collections::BTreeMap;
@@ -100,7 +100,7 @@ fn internal(e: &StoreError) -> ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// The router with every route of SPEC §5 (TLS, limits and HSTS are added by the server).
+/// The router with every route of docs/spec.md §5 (TLS, limits and HSTS are added by the server).
 pub fn routes(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/alerts", post(post_alert))
@@ -529,7 +529,7 @@ fn check_content(s: &AppState, v: &Verified) -> ApiResult<()> {
 
 // ---------------------------------------------------------------- signed reads
 
-/// Verifies a signed request (SPEC §5) by an auditor or admin; returns the signer.
+/// Verifies a signed request (docs/spec.md §5) by an auditor or admin; returns the signer.
 async fn authorize_read(s: &AppState, req: Request) -> ApiResult<String> {
     let method = req.method().clone();
     let path = req

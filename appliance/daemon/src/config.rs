@@ -1,4 +1,4 @@
-//! Configuration in two stages (SPEC §9): [`Args`] and [`FileConfig`] are what the user wrote
+//! Configuration in two stages (docs/spec.md §9): [`Args`] and [`FileConfig`] are what the user wrote
 //! (flags, `VIGIL_*` variables, the TOML file); [`Settings`] is the validated result. Keys and the
 //! policy are loaded afterwards (see `provision`), and any error refuses the start.
 //!

@@ -1,4 +1,4 @@
-//! Rate limits (SPEC §6): per client IP before any parsing (tower-governor; IPv6 grouped by
+//! Rate limits (docs/spec.md §6): per client IP before any parsing (tower-governor; IPv6 grouped by
 //! /64, `X-Forwarded-For` never trusted), per-IP authentication failures (beyond the burst, 429
 //! without verifying), and per source key after verification (so a forger cannot spend a
 //! victim's quota).

@@ -1,4 +1,4 @@
-//! Provisioning (SPEC §1, §9): the keys and policy an operator places in the provisioning
+//! Provisioning (docs/spec.md §1, §9): the keys and policy an operator places in the provisioning
 //! directory are imported as device-signed, logged entries. Re-importing an unchanged set logs
 //! nothing; a file that contradicts the log (same name, other key or role) refuses the start.
 

@@ -1,5 +1,5 @@
 //! The appliance's own CA (ECDSA P-256, key never leaves the state directory) and the 24-hour
-//! leaf certificates it issues, hot-swapped into the running TLS config (SPEC §8).
+//! leaf certificates it issues, hot-swapped into the running TLS config (docs/spec.md §8).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};

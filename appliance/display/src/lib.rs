@@ -1,4 +1,4 @@
-//! vigil-display: the log's projection on the GFX HAT (SPEC §7).
+//! vigil-display: the log's projection on the GFX HAT (docs/spec.md §7).
 //!
 //! [`ui`] decides what to show and reacts to the pads; [`render`] draws a screen on any
 //! embedded-graphics target; [`panel`] turns it into PNG; [`st7567`], [`sn3218`] and [`cap1166`]

@@ -1,4 +1,4 @@
-//! vigil-store: the append-only, tamper-evident log in redb (SPEC §4).
+//! vigil-store: the append-only, tamper-evident log in redb (docs/spec.md §4).
 //!
 //! One redb write transaction per batch holds the entries, their stored tree hashes, the new
 //! head, every index, and the checkpoint signed for that head; nothing is ever rewritten or
@@ -259,7 +259,7 @@ impl Store {
         })
     }
 
-    /// The start-up self-check (SPEC §4): rebuilds the tree from the entry bytes, compares every
+    /// The start-up self-check (docs/spec.md §4): rebuilds the tree from the entry bytes, compares every
     /// stored hash, the stored head and the last signed checkpoint. Returns the verified head.
     pub fn self_check(&self) -> Result<Head, StoreError> {
         let head = self.stored_head()?;
