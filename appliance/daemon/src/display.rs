@@ -22,24 +22,59 @@ pub enum PanelKind {
     Hat,
 }
 
+/// Why the picture is where it is: which panel follows from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PanelReason {
+    /// The GFX HAT, every part open.
+    Ok,
+    /// The GFX HAT's LCD, with the backlight or touch controller not answering.
+    Degraded,
+    /// PNG: `display = "png"`.
+    Configured,
+    /// PNG: vigild was built without the `hw` feature.
+    NotBuilt,
+    /// PNG: `display = "auto"` and no HAT answers.
+    NotDetected,
+    /// PNG: a HAT answers but its LCD cannot be opened.
+    OpenFailed,
+}
+
+impl PanelReason {
+    /// The stable code (`/metrics`, `/healthz`).
+    pub fn code(self) -> &'static str {
+        match self {
+            PanelReason::Ok => "ok",
+            PanelReason::Degraded => "degraded",
+            PanelReason::Configured => "configured",
+            PanelReason::NotBuilt => "not_built",
+            PanelReason::NotDetected => "not_detected",
+            PanelReason::OpenFailed => "open_failed",
+        }
+    }
+
+    /// The panel: `gfxhat` or `png`.
+    pub fn panel(self) -> &'static str {
+        match self {
+            PanelReason::Ok | PanelReason::Degraded => "gfxhat",
+            _ => "png",
+        }
+    }
+}
+
 /// Which panel shows the picture, and why: `/healthz`, `/metrics` and the start-up message say
 /// it, so a person whose LCD is dark finds out why without a serial console.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PanelState {
-    /// `gfxhat` or `png`.
-    pub panel: &'static str,
-    /// A short, fixed reason: `configured`, `not_built`, `not_detected`, `open_failed`
-    /// (PNG panel); `ok`, `degraded` (GFX HAT).
-    pub reason: &'static str,
+    /// Why (and so which panel).
+    pub reason: PanelReason,
     /// The whole story in words (which device or line, what the kernel answered).
     pub detail: String,
 }
 
 impl PanelState {
-    /// The PNG panel, for `reason`.
-    pub fn png(reason: &'static str, detail: impl Into<String>) -> PanelState {
+    /// The panel for `reason`, with `detail`.
+    pub fn new(reason: PanelReason, detail: impl Into<String>) -> PanelState {
         PanelState {
-            panel: "png",
             reason,
             detail: detail.into(),
         }
@@ -48,7 +83,8 @@ impl PanelState {
 
 impl std::fmt::Display for PanelState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}: {})", self.panel, self.reason, self.detail)
+        let r = self.reason;
+        write!(f, "{} ({}: {})", r.panel(), r.code(), self.detail)
     }
 }
 
@@ -89,9 +125,7 @@ impl std::fmt::Debug for Display {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+use crate::state::lock;
 
 impl Display {
     /// A display over `projection` on the PNG panel (`panel` says why); `png_path` is where it
@@ -129,17 +163,12 @@ impl Display {
         now_ms: u64,
     ) -> Display {
         let panel = if hat.problems().is_empty() {
-            PanelState {
-                panel: "gfxhat",
-                reason: "ok",
-                detail: "LCD, backlight and touch pads open".into(),
-            }
+            PanelState::new(PanelReason::Ok, "LCD, backlight and touch pads open")
         } else {
-            PanelState {
-                panel: "gfxhat",
-                reason: "degraded",
-                detail: format!("the LCD works; {}", hat.problems().join("; ")),
-            }
+            PanelState::new(
+                PanelReason::Degraded,
+                format!("the LCD works; {}", hat.problems().join("; ")),
+            )
         };
         let mut d = Display::new(projection, status, None, panel, now_ms);
         d.hat = Some(Mutex::new(hat));

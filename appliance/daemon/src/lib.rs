@@ -120,9 +120,12 @@ type Hat = std::convert::Infallible;
 /// Picks the panel: the GFX HAT when asked for (`hat`: its LCD must open, else the start is
 /// refused) or (`auto`) when its touch controller answers; else the PNG panel, and why.
 fn choose_panel(settings: &Settings) -> Result<Result<Hat, display::PanelState>, StartError> {
-    use display::{PanelKind, PanelState};
+    use display::{PanelKind, PanelReason, PanelState};
     if settings.display == PanelKind::Png {
-        return Ok(Err(PanelState::png("configured", "display = \"png\"")));
+        return Ok(Err(PanelState::new(
+            PanelReason::Configured,
+            "display = \"png\"",
+        )));
     }
     #[cfg(feature = "hw")]
     {
@@ -130,8 +133,8 @@ fn choose_panel(settings: &Settings) -> Result<Result<Hat, display::PanelState>,
         if settings.display == PanelKind::Auto
             && let Err(why) = vigil_display::hw::detect(hat)
         {
-            return Ok(Err(PanelState::png(
-                "not_detected",
+            return Ok(Err(PanelState::new(
+                PanelReason::NotDetected,
                 format!("display = \"auto\" and no GFX HAT answers: {why}"),
             )));
         }
@@ -141,8 +144,8 @@ fn choose_panel(settings: &Settings) -> Result<Result<Hat, display::PanelState>,
                 Err(StartError::Other(format!("display = \"hat\": {e}")))
             }
             // Auto: the appliance still serves, on the PNG panel.
-            Err(e) => Ok(Err(PanelState::png(
-                "open_failed",
+            Err(e) => Ok(Err(PanelState::new(
+                PanelReason::OpenFailed,
                 format!("the GFX HAT answers but its LCD cannot be opened: {e}"),
             ))),
         }
@@ -154,8 +157,8 @@ fn choose_panel(settings: &Settings) -> Result<Result<Hat, display::PanelState>,
                 "display = \"hat\" but vigild was built without the hw feature".into(),
             ));
         }
-        Ok(Err(PanelState::png(
-            "not_built",
+        Ok(Err(PanelState::new(
+            PanelReason::NotBuilt,
             "vigild was built without the hw feature (no GFX HAT support)",
         )))
     }
@@ -171,10 +174,10 @@ fn open_display(
     let png_path = settings.state_dir.join("display.png");
     match choose_panel(settings)? {
         Err(panel) => {
-            if panel.reason == "open_failed" {
+            if panel.reason == display::PanelReason::OpenFailed {
                 tracing::error!(detail = %panel.detail, "display: PNG panel");
             } else {
-                tracing::info!(path = %png_path.display(), reason = panel.reason, detail = %panel.detail, "display: PNG panel");
+                tracing::info!(path = %png_path.display(), reason = panel.reason.code(), detail = %panel.detail, "display: PNG panel");
             }
             Ok(display::Display::new(
                 model,
@@ -188,7 +191,7 @@ fn open_display(
         Ok(hat) => {
             let d = display::Display::on_hat(model, status, hat, now_ms);
             let p = d.panel();
-            if p.reason == "ok" {
+            if p.reason == display::PanelReason::Ok {
                 tracing::info!(detail = %p.detail, "display: GFX HAT");
             } else {
                 tracing::warn!(detail = %p.detail, "display: GFX HAT, degraded");

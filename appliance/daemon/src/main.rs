@@ -58,7 +58,14 @@ fn main() -> ExitCode {
             "  state:          {}  (logs to {sink})",
             settings.state_dir.display()
         );
-        println!("  display:        {}", daemon.state.display.panel());
+        let panel = daemon.state.display.panel();
+        println!("  display:        {panel}");
+        if panel.reason.panel() == "png" {
+            println!(
+                "  picture:        {}",
+                settings.state_dir.join("display.png").display()
+            );
+        }
         if let Err(why) = daemon.state.store.writable() {
             println!("  LOG NOT WRITABLE: {why}");
         }

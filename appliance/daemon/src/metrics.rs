@@ -143,7 +143,8 @@ impl Metrics {
         let _ = writeln!(
             s,
             "vigil_display_panel{{panel=\"{}\",reason=\"{}\"}} 1",
-            panel.panel, panel.reason
+            panel.reason.panel(),
+            panel.reason.code()
         );
         s
     }

@@ -109,6 +109,11 @@ pub fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Locks, poisoned or not (a panicked holder leaves plain data behind).
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// How many of the most recently logged statements [`RecentStatements`] remembers.
 pub const RECENT_STATEMENTS: usize = 16_384;
 
@@ -132,10 +137,7 @@ pub struct RecentStatements {
 impl RecentStatements {
     /// Remembers logged entries (in log order).
     pub fn record(&self, entries: &[Entry]) {
-        let mut guard = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut guard = lock(&self.inner);
         let (map, order) = &mut *guard;
         for e in entries {
             let key = (
@@ -162,10 +164,7 @@ impl RecentStatements {
         signer: &str,
         statement_sha256: &[u8; 32],
     ) -> Option<(u64, vigil_core::Hash)> {
-        let guard = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let guard = lock(&self.inner);
         guard
             .0
             .get(&(signer.to_owned(), *statement_sha256))
@@ -174,11 +173,7 @@ impl RecentStatements {
 
     /// How many are remembered.
     pub fn len(&self) -> usize {
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .1
-            .len()
+        lock(&self.inner).1.len()
     }
 
     /// Whether none is.
@@ -210,10 +205,7 @@ pub enum NonceOutcome {
 impl NonceCache {
     /// Records `(key, nonce)` until `expires_ms`.
     pub fn insert(&self, key: &str, nonce: &str, now_ms: u64, expires_ms: u64) -> NonceOutcome {
-        let mut m = self
-            .seen
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut m = lock(&self.seen);
         let k = (key.to_owned(), nonce.to_owned());
         if m.get(&k).is_some_and(|&exp| exp > now_ms) {
             return NonceOutcome::Reused;
