@@ -203,16 +203,31 @@ fn open_i2c(cfg: &HatConfig) -> Result<I2c, String> {
 
 type Lcd = St7567<SimpleHalSpiDevice, Line, Line>;
 
-/// Opens SPI and the two lines and initialises the LCD (reset, init sequence, contrast).
-fn open_lcd(cfg: &HatConfig) -> Result<Lcd, String> {
-    let spi = open_spi(cfg)?;
-    let chip = find_chip(&cfg.gpio_chip)?;
-    let dc = request_line(&chip, cfg.dc_line, false, "LCD data/command")?;
-    let rst = request_line(&chip, cfg.rst_line, true, "LCD reset")?;
+/// The LCD's data/command line, requested low.
+fn dc_line(chip: &ChipId, cfg: &HatConfig) -> Result<Line, String> {
+    request_line(chip, cfg.dc_line, false, "LCD data/command")
+}
+
+/// The LCD's reset line, requested high (out of reset).
+fn rst_line(chip: &ChipId, cfg: &HatConfig) -> Result<Line, String> {
+    request_line(chip, cfg.rst_line, true, "LCD reset")
+}
+
+/// The LCD on an open SPI device and lines: reset, init sequence, contrast.
+fn init_lcd(cfg: &HatConfig, spi: Spi, dc: Line, rst: Line) -> Result<Lcd, String> {
     let mut lcd = St7567::new(SimpleHalSpiDevice::new(spi), dc, rst);
     lcd.init(&mut rppal::hal::Delay, DEFAULT_CONTRAST)
         .map_err(|e| format!("ST7567 on {}: {e:?}", cfg.spi.display()))?;
     Ok(lcd)
+}
+
+/// Opens SPI and the two lines and initialises the LCD.
+fn open_lcd(cfg: &HatConfig) -> Result<Lcd, String> {
+    let spi = open_spi(cfg)?;
+    let chip = find_chip(&cfg.gpio_chip)?;
+    let dc = dc_line(&chip, cfg)?;
+    let rst = rst_line(&chip, cfg)?;
+    init_lcd(cfg, spi, dc, rst)
 }
 
 fn i2c_err(cfg: &HatConfig, part: &str, addr: u8, e: impl std::fmt::Display) -> String {
@@ -403,26 +418,24 @@ pub fn check(cfg: &HatConfig, opts: &CheckOptions, out: &mut dyn Write) -> bool 
     );
     let chip = r.result("GPIO chip", find_chip(&cfg.gpio_chip), "found");
     let lines = chip.as_ref().map(|c| {
-        let chip_ok = format!("{c}");
         let dc = r.result(
             "GPIO DC line",
-            request_line(c, cfg.dc_line, false, "LCD data/command"),
-            &format!("line {} held as {CONSUMER:?} on {chip_ok}", cfg.dc_line),
+            dc_line(c, cfg),
+            &format!("line {} held as {CONSUMER:?} on {c}", cfg.dc_line),
         );
         let rst = r.result(
             "GPIO RST line",
-            request_line(c, cfg.rst_line, true, "LCD reset"),
-            &format!("line {} held as {CONSUMER:?} on {chip_ok}", cfg.rst_line),
+            rst_line(c, cfg),
+            &format!("line {} held as {CONSUMER:?} on {c}", cfg.rst_line),
         );
         (dc, rst)
     });
     match (spi, lines) {
         (Some(spi), Some((Some(dc), Some(rst)))) => {
-            let mut lcd = St7567::new(SimpleHalSpiDevice::new(spi), dc, rst);
-            let shown = lcd
-                .init(&mut rppal::hal::Delay, DEFAULT_CONTRAST)
-                .and_then(|()| lcd.flush(&test_pattern()))
-                .map_err(|e| format!("{e:?}"));
+            let shown = init_lcd(cfg, spi, dc, rst).and_then(|mut lcd| {
+                lcd.flush(&test_pattern())
+                    .map_err(|e| format!("ST7567 on {}: {e:?}", cfg.spi.display()))
+            });
             r.result(
                 "LCD",
                 shown,
