@@ -10,6 +10,8 @@ use vigil_core::{SigningKey, keyfile, sig};
 use vigild::clock::{Clock as _, ManualClock};
 use vigild::config::Settings;
 
+pub mod backend;
+
 /// The test log's origin.
 pub const ORIGIN: &str = "e2e.vigil/log";
 
@@ -45,6 +47,8 @@ pub struct Appliance {
     pub clock: Arc<ManualClock>,
     /// The daemon.
     pub daemon: Option<vigild::Daemon>,
+    /// The log's syncs, when the test controls them.
+    pub syncs: Option<Arc<backend::Syncs>>,
     rt: tokio::runtime::Runtime,
     next_nonce: std::sync::atomic::AtomicU64,
 }
@@ -56,6 +60,8 @@ pub struct Options {
     pub policy: Option<String>,
     /// Extra `keys/<role dir>/<name>.pub` files: (role dir, name, OpenSSH line).
     pub extra_keys: Vec<(String, String, String)>,
+    /// The log's syncs under the test's control (held, slowed, counted).
+    pub syncs: Option<Arc<backend::Syncs>>,
 }
 
 impl Appliance {
@@ -95,6 +101,7 @@ impl Appliance {
             client: Client::unverified("https://127.0.0.1:1").expect("placeholder"),
             clock,
             daemon: None,
+            syncs: opts.syncs.clone(),
             rt,
             next_nonce: std::sync::atomic::AtomicU64::new(1),
         };
@@ -122,9 +129,13 @@ impl Appliance {
 
     fn boot(&mut self) {
         let clock: Arc<dyn vigild::clock::Clock> = self.clock.clone();
+        let open: vigild::OpenLog = match &self.syncs {
+            Some(syncs) => backend::open_log(syncs.clone()),
+            None => Box::new(vigil_store::Store::open),
+        };
         let d = self
             .rt
-            .block_on(vigild::Daemon::start(self.settings(), clock))
+            .block_on(vigild::Daemon::start_with_log(self.settings(), clock, open))
             .expect("daemon starts");
         self.client = Client::new(&format!("https://{}", d.addr), &d.ca_pem).expect("client");
         self.daemon = Some(d);

@@ -121,3 +121,102 @@ fn connections_beyond_the_limit_wait_until_one_closes() {
         third.err()
     );
 }
+
+/// Sends `request` on a fresh TLS connection and returns what the server answers before it
+/// closes or `limit` passes, and how long that took.
+fn exchange(a: &Appliance, request: &[u8], limit: Duration) -> (String, Duration) {
+    let cfg = tls_client(a);
+    let (mut conn, mut tcp) = handshake(a, &cfg, Duration::from_secs(5)).expect("handshake");
+    rustls::Stream::new(&mut conn, &mut tcp)
+        .write_all(request)
+        .expect("write");
+    let start = Instant::now();
+    tcp.set_read_timeout(Some(limit)).expect("timeout");
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Until the answer's body has arrived (the error bodies end with `}`), EOF or the limit.
+    while let Ok(n) = rustls::Stream::new(&mut conn, &mut tcp).read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+        if out.ends_with(b"}") {
+            break;
+        }
+    }
+    (String::from_utf8_lossy(&out).into_owned(), start.elapsed())
+}
+
+/// The JSON error of a raw HTTP answer: (status line, `error` code).
+fn json_error(answer: &str) -> (String, String) {
+    let status = answer.lines().next().unwrap_or_default().to_owned();
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(body)
+        .unwrap_or_else(|e| panic!("not a JSON error body ({e}): {answer}"));
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{answer}"
+    );
+    (status, v["error"].as_str().unwrap_or_default().to_owned())
+}
+
+#[test]
+fn a_declared_body_over_the_limit_is_refused_before_it_is_read() {
+    let a = Appliance::start_with(Options {
+        policy: Some("[limits]\nrequest_timeout_secs = 30\n".into()),
+        ..Options::default()
+    });
+    let before = a.log_size();
+    let (answer, took) = exchange(
+        &a,
+        b"POST /v1/alerts HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10000000\r\n\r\n",
+        Duration::from_secs(10),
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "answered after {took:?}: it waited for a body it should refuse"
+    );
+    let (status, code) = json_error(&answer);
+    assert!(status.starts_with("HTTP/1.1 413"), "{answer}");
+    assert_eq!(code, "too_large");
+    assert_eq!(a.log_size(), before, "nothing logged");
+}
+
+#[test]
+fn a_badly_chunked_body_is_malformed_not_too_large() {
+    let a = Appliance::start();
+    let before = a.log_size();
+    let (answer, _) = exchange(
+        &a,
+        b"POST /v1/alerts HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+        Duration::from_secs(10),
+    );
+    let (status, code) = json_error(&answer);
+    assert!(status.starts_with("HTTP/1.1 400"), "{answer}");
+    assert_eq!(code, "malformed");
+    assert_eq!(a.log_size(), before, "nothing logged");
+}
+
+#[test]
+fn a_body_that_never_completes_gets_the_json_timeout() {
+    let a = Appliance::start_with(Options {
+        policy: Some("[limits]\nrequest_timeout_secs = 1\n".into()),
+        ..Options::default()
+    });
+    let before = a.log_size();
+    let (answer, took) = exchange(
+        &a,
+        b"POST /v1/alerts HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nalert/v1\n",
+        Duration::from_secs(10),
+    );
+    assert!(
+        took >= Duration::from_millis(900),
+        "answered after {took:?}"
+    );
+    let (status, code) = json_error(&answer);
+    assert!(status.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(code, "timeout");
+    assert_eq!(a.log_size(), before, "nothing logged");
+}

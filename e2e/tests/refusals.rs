@@ -2,6 +2,7 @@
 //! was logged.
 
 use vigil_cli::client;
+use vigil_e2e::backend::Syncs;
 use vigil_e2e::{ADMIN, AUDITOR, Appliance, ORIGIN, Options, SOURCE, SOURCE2, test_key};
 
 /// Asserts status and code, and that the log did not grow.
@@ -556,4 +557,183 @@ fn path_and_query_tricks() {
     assert_eq!(ans.status, 400);
     let ans = a.read("/v1/log/entries?kind=nope", AUDITOR);
     assert_eq!(ans.status, 400);
+}
+
+/// Waits until `n` submissions are queued or being committed (the writer is held in a sync).
+fn wait_for_depth(a: &Appliance, n: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while a.daemon().state.committer.depth() < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the statement never reached the queue"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Given a statement admitted by the pre-check while the writer was committing the entry that
+/// makes it inadmissible, when the gate refuses it at the commit, then the answer is the one
+/// the pre-check gives for the same refusal (it was 403 `forbidden` whatever the refusal).
+fn refused_at_the_commit(
+    first: (&str, String),
+    second: (&str, String, (&str, u8)),
+    status: u16,
+    code: &str,
+) {
+    let syncs = Syncs::plain();
+    let a = Appliance::start_with(Options {
+        syncs: Some(syncs.clone()),
+        ..Options::default()
+    });
+    syncs.hold();
+    let before = a.log_size();
+    std::thread::scope(|scope| {
+        let first = scope.spawn(|| a.post_signed(first.0, &first.1, ADMIN));
+        assert!(
+            syncs.wait_held(std::time::Duration::from_secs(30)),
+            "the first statement's commit reached its sync"
+        );
+        let second = scope.spawn(|| a.post_signed(second.0, &second.1, second.2));
+        wait_for_depth(&a, 2);
+        syncs.release();
+        assert_eq!(first.join().expect("first").status, 201);
+        refused(
+            &a,
+            before + 1,
+            &second.join().expect("second"),
+            status,
+            code,
+        );
+    });
+}
+
+#[test]
+fn a_revocation_committed_while_a_statement_waits_gives_revoked_key() {
+    let a = Appliance::start();
+    let revoke = format!(
+        "key-revoke/v1\nto: {ORIGIN}\nts: {}\nnonce: {}\nname: nas\ncomment: stolen\n",
+        a.now(),
+        a.nonce()
+    );
+    let alert = a.alert("info", "x", "in flight");
+    drop(a);
+    refused_at_the_commit(
+        ("/v1/admin", revoke),
+        ("/v1/alerts", alert, SOURCE),
+        401,
+        "revoked_key",
+    );
+}
+
+#[test]
+fn an_enrolment_that_loses_the_race_gives_conflict() {
+    let a = Appliance::start();
+    let enrol = |seed: u8, n: &str| {
+        let line = vigil_core::sig::openssh_public_key_line(&test_key(seed).verifying_key(), "");
+        format!(
+            "key-enroll/v1\nto: {ORIGIN}\nts: {}\nnonce: {n}\nname: printer\nrole: source\npublic-key: {line}\n",
+            a.now()
+        )
+    };
+    let (one, two) = (enrol(61, &a.nonce()), enrol(62, &a.nonce()));
+    drop(a);
+    refused_at_the_commit(
+        ("/v1/admin", one),
+        ("/v1/admin", two, ADMIN),
+        409,
+        "conflict",
+    );
+}
+
+#[test]
+fn an_exact_retry_gets_its_own_receipt_whoever_logged_the_same_bytes() {
+    let mut a = Appliance::start();
+    let st = a.alert("warning", "disk", "same bytes, two keys");
+    let first = a.post_signed("/v1/alerts", &st, SOURCE);
+    assert_eq!(first.status, 201, "{}", first.text());
+    let second = a.post_signed("/v1/alerts", &st, SOURCE2);
+    assert_eq!(second.status, 201, "{}", second.text());
+    let (i, j) = (
+        a.verify_receipt(&first.body),
+        a.verify_receipt(&second.body),
+    );
+    assert_ne!(i, j);
+    // From memory; then from the writer (the memory of recent statements cleared: the nonce is
+    // used, with these bytes); then ten minutes later, when admission refuses the retry as
+    // stale and the refusal path finds it in the log.
+    for (round, skip_ms) in [("memory", 0), ("writer", 0), ("refusal path", 600_000)] {
+        if round != "memory" {
+            a.restart();
+            a.daemon().state.recent.clear();
+            a.clock.set_ms(a.clock_ms() + skip_ms);
+        }
+        let size = a.log_size();
+        for (who, want) in [(SOURCE, i), (SOURCE2, j)] {
+            let again = a.post_signed("/v1/alerts", &st, who);
+            assert_eq!(again.status, 200, "{round}, {}: {}", who.0, again.text());
+            assert_eq!(
+                a.verify_receipt(&again.body),
+                want,
+                "{round}: {}'s own entry",
+                who.0
+            );
+        }
+        assert_eq!(a.log_size(), size, "{round}: nothing new");
+    }
+    // A different statement is still stale ten minutes out.
+    refused(
+        &a,
+        a.log_size(),
+        &a.post_signed(
+            "/v1/alerts",
+            &st.replace("same bytes", "other bytes"),
+            SOURCE,
+        ),
+        422,
+        "stale",
+    );
+}
+
+#[test]
+fn path_segments_that_are_not_utf8_get_the_json_error() {
+    let a = Appliance::start();
+    for path in ["/v1/log/proof/%FF", "/v1/log/proof/%C0%AE"] {
+        let ans = a.client.get(path).expect("reach");
+        assert_eq!(
+            (ans.status, ans.error_code().as_deref()),
+            (400, Some("malformed")),
+            "{path}: {}",
+            ans.text()
+        );
+        assert_eq!(
+            ans.content_type.as_deref(),
+            Some("application/json"),
+            "{path}"
+        );
+    }
+    let ans = a.read("/v1/log/entries/%C0%AE", AUDITOR);
+    assert_eq!(
+        (ans.status, ans.error_code().as_deref()),
+        (400, Some("malformed")),
+        "{}",
+        ans.text()
+    );
+    let ans = a
+        .client
+        .get("/v1/log/consistency?from=0&to=1&to=1")
+        .expect("reach");
+    assert_eq!(
+        (ans.status, ans.error_code().as_deref()),
+        (400, Some("malformed")),
+        "a repeated parameter: {}",
+        ans.text()
+    );
+    let ans = a
+        .client
+        .post("/v1/log/checkpoint", b"", &[])
+        .expect("reach");
+    assert_eq!(
+        (ans.status, ans.error_code().as_deref()),
+        (405, Some("method_not_allowed"))
+    );
 }

@@ -7,8 +7,9 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
+use vigil_core::admission::{self, Rules};
 use vigil_core::merkle::{self, Hash};
-use vigil_core::registry::{DEVICE, Registry};
+use vigil_core::registry::Registry;
 use vigil_core::{Checkpoint, Entry, MemoryTree, NoteVerifier};
 
 /// Why an audit failed.
@@ -164,21 +165,22 @@ pub fn run(
         if e.index() != i {
             return Err(failed(format!("entry {i} claims index {}", e.index())));
         }
-        e.verify_signature()
+        let verified = e
+            .verify()
             .map_err(|err| failed(format!("entry {i}: signature does not verify: {err}")))?;
-        let ok_signer = if e.signer() == DEVICE {
-            e.signer_key() == vkey.key()
-        } else {
-            registry
-                .by_name(e.signer())
-                .is_some_and(|p| p.key == *e.signer_key() && !p.revoked)
+        // The appliance's own decision (everything but the `ts` window, whose skew is a device
+        // setting the log does not record).
+        let rules = Rules {
+            origin: &cp.origin,
+            window: None,
         };
-        if !ok_signer {
-            return Err(failed(format!(
-                "entry {i}: `{}` was not an enrolled, unrevoked key at that point",
+        admission::admit(&registry, &verified, &rules).map_err(|why| {
+            failed(format!(
+                "entry {i} ({} by `{}`) would not have been admitted: {why}",
+                e.kind(),
                 e.signer()
-            )));
-        }
+            ))
+        })?;
         registry.apply(&e);
         if matches!(
             e.kind(),

@@ -206,8 +206,14 @@ impl Entry {
     pub fn statement(&self) -> &Statement {
         &self.statement
     }
-    /// Re-checks the stored signature over the statement (for audits).
-    pub fn verify_signature(&self) -> Result<(), SigError> {
-        sig::verify_bytes(self.statement.bytes(), &self.signer_key, &self.signature)
+    /// Re-checks the stored signature over the statement (for audits): the proof that the
+    /// recorded signer signed it, to be judged by [`crate::admission::admit`].
+    pub fn verify(&self) -> Result<Verified, SigError> {
+        sig::verify(
+            self.statement.clone(),
+            &self.signer,
+            &self.signer_key,
+            self.signature.clone(),
+        )
     }
 }

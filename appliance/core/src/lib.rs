@@ -4,6 +4,7 @@
 //! checkpoints and tlog-proofs (§4). No I/O happens here: no files, sockets, clocks or async
 //! runtime; time is always a parameter.
 
+pub mod admission;
 pub mod checkpoint;
 pub mod entry;
 pub mod keyfile;

@@ -52,6 +52,22 @@ pub enum Denied {
     /// A revocation of a name that is not enrolled (or already revoked).
     #[error("{0}")]
     Invalid(String),
+    /// Addressed to another log.
+    #[error("the statement is addressed to `{to}`, this log is `{origin}`")]
+    WrongAudience {
+        /// The statement's `to`.
+        to: String,
+        /// This log's origin.
+        origin: String,
+    },
+    /// `ts` outside the window around the appliance clock.
+    #[error("ts is {off_secs} s from the appliance clock; at most {allowed_secs} s allowed")]
+    Stale {
+        /// How far `ts` is from the clock.
+        off_secs: u64,
+        /// The allowed skew.
+        allowed_secs: u64,
+    },
 }
 
 /// Enrolled keys.
@@ -106,9 +122,9 @@ impl Registry {
         Ok((p.key, Some(p.role)))
     }
 
-    /// Whether `v` may be appended now: an active signer whose role may send its kind, and, for
-    /// enrolments and revocations, a valid change.
-    pub fn admit(&self, v: &Verified) -> Result<(), Denied> {
+    /// Whether `v`'s signer is active, its key the enrolled one, and its role may send `v`'s kind
+    /// (one step of [`crate::admission::admit`]).
+    pub fn authorize(&self, v: &Verified) -> Result<(), Denied> {
         let (key, role) = self.active_key(v.signer())?;
         if key != *v.key() {
             return Err(Denied::Unknown);
@@ -129,10 +145,12 @@ impl Registry {
             let role = role.map_or("device", Role::name);
             return Err(Denied::Role { role, kind });
         }
-        self.check_change(v.statement())
+        Ok(())
     }
 
-    fn check_change(&self, st: &Statement) -> Result<(), Denied> {
+    /// For enrolments and revocations: whether the change is valid now (one step of
+    /// [`crate::admission::admit`]); other kinds change nothing and pass.
+    pub fn check_change(&self, st: &Statement) -> Result<(), Denied> {
         match st.content() {
             Content::KeyEnroll {
                 name, public_key, ..

@@ -43,7 +43,7 @@ fn round_trip_is_exact_and_signature_still_verifies() {
     let d = Entry::decode(e.bytes()).expect("decodes");
     assert_eq!(d, e);
     assert_eq!(d.leaf_hash(), e.leaf_hash());
-    d.verify_signature().expect("verifies");
+    d.verify().expect("verifies");
 }
 
 #[test]
@@ -74,5 +74,5 @@ fn strict_decoding_refuses_edits() {
     // A changed payload still decodes but no longer verifies: audits catch it.
     let tampered = good.replace("disk full", "disk fine");
     let d = Entry::decode(tampered.as_bytes()).expect("same length, decodes");
-    assert!(d.verify_signature().is_err());
+    assert!(d.verify().is_err());
 }

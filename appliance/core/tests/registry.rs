@@ -1,5 +1,6 @@
 //! Admission: who may log what, enrolment and revocation as a fold over entries.
 
+use vigil_core::admission::{self, Rules, Window};
 use vigil_core::registry::{DEVICE, Denied};
 use vigil_core::statement::Kind;
 use vigil_core::{ClockState, Entry, Registry, SigningKey, Statement, sig};
@@ -22,6 +23,18 @@ fn enroll_text(n: u32, name: &str, role: &str, key: &SigningKey) -> String {
     format!("key-enroll/v1\n{C}nonce: {n:032x}\nname: {name}\nrole: {role}\npublic-key: {line}\n")
 }
 
+/// The decision under the rules of a log `o/log` whose clock is not synchronised.
+fn w_admit(reg: &Registry, v: &vigil_core::Verified) -> Result<(), Denied> {
+    admission::admit(
+        reg,
+        v,
+        &Rules {
+            origin: "o/log",
+            window: None,
+        },
+    )
+}
+
 struct World {
     device: SigningKey,
     reg: Registry,
@@ -38,7 +51,7 @@ impl World {
         }
     }
     fn commit(&mut self, v: &vigil_core::Verified) {
-        self.reg.admit(v).expect("admitted");
+        w_admit(&self.reg, v).expect("admitted");
         let e = Entry::new(self.next, 0, ClockState::Synced, v);
         self.next += 1;
         self.reg.apply(&e);
@@ -62,9 +75,9 @@ fn device_enrols_then_roles_decide() {
         &admin,
     ));
     let alert = format!("alert/v1\n{C}nonce: {:032x}\nseverity: info\ntitle: t\n", 3);
-    assert_eq!(w.reg.admit(&verified(&alert, "nas", &src)), Ok(()));
+    assert_eq!(w_admit(&w.reg, &verified(&alert, "nas", &src)), Ok(()));
     assert_eq!(
-        w.reg.admit(&verified(&alert, "ops", &admin)),
+        w_admit(&w.reg, &verified(&alert, "ops", &admin)),
         Err(Denied::Role {
             role: "admin",
             kind: Kind::Alert
@@ -72,16 +85,16 @@ fn device_enrols_then_roles_decide() {
     );
     let ack = format!("ack/v1\n{C}nonce: {:032x}\nref: 0\n", 4);
     assert_eq!(
-        w.reg.admit(&verified(&ack, "nas", &src)),
+        w_admit(&w.reg, &verified(&ack, "nas", &src)),
         Err(Denied::Role {
             role: "source",
             kind: Kind::Ack
         })
     );
-    assert_eq!(w.reg.admit(&verified(&ack, DEVICE, &dev)), Ok(()));
+    assert_eq!(w_admit(&w.reg, &verified(&ack, DEVICE, &dev)), Ok(()));
     let boot = format!("boot/v1\n{C}nonce: {:032x}\nversion: 1\nimage: x\n", 5);
     assert_eq!(
-        w.reg.admit(&verified(&boot, "ops", &admin)),
+        w_admit(&w.reg, &verified(&boot, "ops", &admin)),
         Err(Denied::Role {
             role: "admin",
             kind: Kind::Boot
@@ -90,11 +103,11 @@ fn device_enrols_then_roles_decide() {
     // A stranger, and someone claiming an enrolled name with another key.
     let stranger = SigningKey::from_bytes(&[9; 32]);
     assert_eq!(
-        w.reg.admit(&verified(&alert, "ghost", &stranger)),
+        w_admit(&w.reg, &verified(&alert, "ghost", &stranger)),
         Err(Denied::Unknown)
     );
     assert_eq!(
-        w.reg.admit(&verified(&alert, "nas", &stranger)),
+        w_admit(&w.reg, &verified(&alert, "nas", &stranger)),
         Err(Denied::Unknown)
     );
 }
@@ -118,27 +131,24 @@ fn revocation_and_no_reuse() {
     // Same name again, same key under another name: conflicts.
     let other = SigningKey::from_bytes(&[4; 32]);
     assert!(matches!(
-        w.reg.admit(&verified(
-            &enroll_text(3, "nas", "source", &other),
-            "ops",
-            &admin
-        )),
+        w_admit(
+            &w.reg,
+            &verified(&enroll_text(3, "nas", "source", &other), "ops", &admin)
+        ),
         Err(Denied::Conflict(_))
     ));
     assert!(matches!(
-        w.reg.admit(&verified(
-            &enroll_text(4, "nas2", "source", &src),
-            "ops",
-            &admin
-        )),
+        w_admit(
+            &w.reg,
+            &verified(&enroll_text(4, "nas2", "source", &src), "ops", &admin)
+        ),
         Err(Denied::Conflict(_))
     ));
     assert!(matches!(
-        w.reg.admit(&verified(
-            &enroll_text(5, "x", "source", &dev),
-            "ops",
-            &admin
-        )),
+        w_admit(
+            &w.reg,
+            &verified(&enroll_text(5, "x", "source", &dev), "ops", &admin)
+        ),
         Err(Denied::Conflict(_))
     ));
     let revoke = format!(
@@ -148,23 +158,22 @@ fn revocation_and_no_reuse() {
     w.commit(&verified(&revoke, "ops", &admin));
     let alert = format!("alert/v1\n{C}nonce: {:032x}\nseverity: info\ntitle: t\n", 7);
     assert_eq!(
-        w.reg.admit(&verified(&alert, "nas", &src)),
+        w_admit(&w.reg, &verified(&alert, "nas", &src)),
         Err(Denied::Revoked("nas".into()))
     );
     assert!(
         matches!(
-            w.reg.admit(&verified(&revoke, "ops", &admin)),
+            w_admit(&w.reg, &verified(&revoke, "ops", &admin)),
             Err(Denied::Invalid(_))
         ),
         "already revoked"
     );
     // A revoked name cannot be enrolled again.
     assert!(matches!(
-        w.reg.admit(&verified(
-            &enroll_text(8, "nas", "source", &other),
-            "ops",
-            &admin
-        )),
+        w_admit(
+            &w.reg,
+            &verified(&enroll_text(8, "nas", "source", &other), "ops", &admin)
+        ),
         Err(Denied::Conflict(_))
     ));
     let unknown = format!(
@@ -172,7 +181,60 @@ fn revocation_and_no_reuse() {
         9
     );
     assert!(matches!(
-        w.reg.admit(&verified(&unknown, "ops", &admin)),
+        w_admit(&w.reg, &verified(&unknown, "ops", &admin)),
         Err(Denied::Invalid(_))
     ));
+}
+
+#[test]
+fn audience_and_window_are_part_of_the_decision() {
+    let w = World::new();
+    let dev = w.device.clone();
+    let boot = "boot/v1\nto: o/log\nts: 1000\nnonce: 00000000000000000000000000000001\nversion: 1\nimage: t\n";
+    let v = verified(boot, DEVICE, &dev);
+    let rules = |origin, window| Rules { origin, window };
+    assert_eq!(admission::admit(&w.reg, &v, &rules("o/log", None)), Ok(()));
+    assert_eq!(
+        admission::admit(&w.reg, &v, &rules("other/log", None)),
+        Err(Denied::WrongAudience {
+            to: "o/log".into(),
+            origin: "other/log".into()
+        })
+    );
+    let window = |now_secs| {
+        Some(Window {
+            now_secs,
+            skew_secs: 300,
+        })
+    };
+    assert_eq!(
+        admission::admit(&w.reg, &v, &rules("o/log", window(1300))),
+        Ok(()),
+        "300 s off is inside"
+    );
+    assert_eq!(
+        admission::admit(&w.reg, &v, &rules("o/log", window(1301))),
+        Err(Denied::Stale {
+            off_secs: 301,
+            allowed_secs: 300
+        })
+    );
+    assert_eq!(
+        admission::admit(&w.reg, &v, &rules("o/log", window(699))),
+        Err(Denied::Stale {
+            off_secs: 301,
+            allowed_secs: 300
+        }),
+        "early as well as late"
+    );
+    // The signer is judged before the audience: a stranger's statement to another log is unknown.
+    let stranger = SigningKey::from_bytes(&[42; 32]);
+    assert_eq!(
+        admission::admit(
+            &w.reg,
+            &verified(boot, "ghost", &stranger),
+            &rules("other/log", None)
+        ),
+        Err(Denied::Unknown)
+    );
 }

@@ -83,8 +83,7 @@ fn ssh_keygen_signature_verifies() {
     // It survives the entry round trip.
     let e = Entry::new(0, 1, vigil_core::ClockState::Synced, &v);
     let back = Entry::decode(e.bytes()).expect("decodes");
-    back.verify_signature()
-        .expect("stored SSHSIG still verifies");
+    back.verify().expect("stored SSHSIG still verifies");
 }
 
 #[test]

@@ -278,7 +278,7 @@ impl Daemon {
         })?;
         let first_boot = store.head().size == 0;
         let shared = Arc::new(RwLock::new(projection));
-        let mut gate = DaemonGate::new(shared.clone());
+        let mut gate = DaemonGate::new(&settings.origin, shared.clone());
 
         // The display: the projection above, shown on the HAT or the PNG panel.
         let status = vigil_display::Status {

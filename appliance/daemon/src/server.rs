@@ -23,12 +23,12 @@ use tower_governor::governor::GovernorConfigBuilder;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::api::{self, ApiError};
+use crate::api::{self, ApiError, Code};
 use crate::limits::{PeerKey, retry_after_secs};
 use crate::state::AppState;
 
-/// The application with its tower layers: per-IP governor first, then the request timeout and
-/// HSTS on every answer.
+/// The application with its tower layers: per-IP governor first, then the request timeout, every
+/// error answer as the JSON error, and HSTS on every answer.
 pub fn app(state: Arc<AppState>) -> Router {
     let l = &state.limits;
     let governor = GovernorConfigBuilder::default()
@@ -42,17 +42,11 @@ pub fn app(state: Arc<AppState>) -> Router {
     if let Some(cfg) = governor {
         let layer = GovernorLayer::new(cfg).error_handler(|e| {
             let err = match e {
-                tower_governor::GovernorError::TooManyRequests { wait_time, .. } => ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    "too many requests from this address",
-                )
-                .with_retry(retry_after_secs(Duration::from_secs(wait_time))),
-                _ => ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "malformed",
-                    "the client address is unknown",
-                ),
+                tower_governor::GovernorError::TooManyRequests { wait_time, .. } => {
+                    ApiError::new(Code::RateLimited, "too many requests from this address")
+                        .with_retry(retry_after_secs(Duration::from_secs(wait_time)))
+                }
+                _ => ApiError::new(Code::Malformed, "the client address is unknown"),
             };
             err.into_response()
         });
@@ -63,6 +57,7 @@ pub fn app(state: Arc<AppState>) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        .layer(axum::middleware::from_fn(api::error::json_errors))
         .layer(SetResponseHeaderLayer::overriding(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static(api::HSTS),

@@ -4,10 +4,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 
+use vigil_core::admission::{self, Rules, Window};
 use vigil_core::registry::DEVICE;
 use vigil_core::statement::Content;
-use vigil_core::{Entry, Policy, Registry, SigningKey, Statement, Verified, sig};
-use vigil_store::{Committer, Gate, Store};
+use vigil_core::{
+    ClockState, Denied, Entry, Policy, Registry, SigningKey, Statement, Verified, sig,
+};
+use vigil_store::{Committer, Gate, Store, Submission};
 
 use crate::clock::Clock;
 use crate::limits::{AuthFailures, SourceLimits};
@@ -34,6 +37,18 @@ impl Shared {
         }
     }
 
+    /// Core's admission decision for `sub` under this projection: the daemon's pre-check and its
+    /// gate both ask this, so a refusal is the same whichever finds it. The `ts` window is the
+    /// policy's skew around the appliance clock when the statement arrived, while that clock is
+    /// synchronised.
+    pub fn admit(&self, origin: &str, sub: &Submission) -> Result<(), Denied> {
+        let window = (sub.clock == ClockState::Synced).then_some(Window {
+            now_secs: sub.received_ms / 1000,
+            skew_secs: self.policy.limits.clock_skew_secs,
+        });
+        admission::admit(&self.registry, &sub.verified, &Rules { origin, window })
+    }
+
     /// Folds one committed entry in.
     pub fn apply(&mut self, e: &Entry) {
         self.registry.apply(e);
@@ -54,6 +69,7 @@ pub type CommitCallback = Box<dyn FnMut(&[Entry]) + Send>;
 /// The daemon's admission gate: decides on the pending projection (which includes earlier
 /// entries of the same batch) and publishes it once the batch is durable.
 pub struct DaemonGate {
+    origin: String,
     published: Arc<RwLock<Shared>>,
     pending: Shared,
     on_commit: Vec<CommitCallback>,
@@ -61,10 +77,11 @@ pub struct DaemonGate {
 }
 
 impl DaemonGate {
-    /// A gate publishing into `published`.
-    pub fn new(published: Arc<RwLock<Shared>>) -> Self {
+    /// A gate for the log `origin`, publishing into `published`.
+    pub fn new(origin: &str, published: Arc<RwLock<Shared>>) -> Self {
         let pending = read(&published).clone();
         DaemonGate {
+            origin: origin.to_owned(),
             published,
             pending,
             on_commit: Vec::new(),
@@ -79,8 +96,8 @@ impl DaemonGate {
 }
 
 impl Gate for DaemonGate {
-    fn admit(&mut self, v: &Verified) -> Result<(), String> {
-        self.pending.registry.admit(v).map_err(|e| e.to_string())
+    fn admit(&mut self, sub: &Submission) -> Result<(), Denied> {
+        self.pending.admit(&self.origin, sub)
     }
     fn appended(&mut self, entry: &Entry) {
         self.pending.apply(entry);
@@ -135,6 +152,13 @@ pub struct RecentStatements {
 }
 
 impl RecentStatements {
+    /// Forgets everything: later retries are found in the log (tests use it to reach that path).
+    pub fn clear(&self) {
+        let mut guard = lock(&self.inner);
+        guard.0.clear();
+        guard.1.clear();
+    }
+
     /// Remembers logged entries (in log order).
     pub fn record(&self, entries: &[Entry]) {
         let mut guard = lock(&self.inner);

@@ -18,7 +18,9 @@ use redb::{
     Database, ReadableDatabase as _, ReadableTable as _, ReadableTableMetadata as _, StorageBackend,
 };
 use vigil_core::merkle::{self, Hash, StoredId};
-use vigil_core::{Checkpoint, ClockState, Entry, NoteSigner, TlogProof, Verified};
+use vigil_core::{
+    Checkpoint, ClockState, Denied, Entry, NoteSigner, Statement, TlogProof, Verified,
+};
 
 pub use committer::{AppendError, CommitHook, Committer, MAX_BATCH, QueueFull, Ticket};
 pub use query::{Filter, MAX_LIMIT, Page};
@@ -64,15 +66,15 @@ pub enum Refused {
     Replay(u64),
     /// The gate refused it (for example: its key was revoked by an entry committed before it).
     #[error("{0}")]
-    Denied(String),
+    Denied(Denied),
 }
 
 /// Admission at the log's serialization point. The writer asks the gate about each new statement
 /// in log order, so a decision sees every entry before it — including earlier ones in the same
 /// batch — and a revocation takes effect for every statement committed after it.
 pub trait Gate {
-    /// May `v` be appended after everything appended so far?
-    fn admit(&mut self, v: &Verified) -> Result<(), String>;
+    /// May `sub` be appended after everything appended so far?
+    fn admit(&mut self, sub: &Submission) -> Result<(), Denied>;
     /// `entry` was appended to the batch being written.
     fn appended(&mut self, entry: &Entry);
     /// The batch is durable: what `appended` reported is now the log.
@@ -86,7 +88,7 @@ pub trait Gate {
 pub struct OpenGate;
 
 impl Gate for OpenGate {
-    fn admit(&mut self, _: &Verified) -> Result<(), String> {
+    fn admit(&mut self, _: &Submission) -> Result<(), Denied> {
         Ok(())
     }
     fn appended(&mut self, _: &Entry) {}
@@ -398,18 +400,20 @@ impl Store {
             for sub in batch {
                 let v = &sub.verified;
                 let st = v.statement();
-                let payload = vigil_core::sha256(st.bytes());
                 if let Some(existing) = t.nonces.get((v.signer(), st.nonce()))?.map(|g| g.value()) {
-                    let same = t.payloads.get(&payload)?.map(|g| g.value()) == Some(existing);
-                    if same {
-                        let leaf = *t
-                            .hashes
-                            .get((0u8, existing))?
-                            .ok_or_else(|| corrupt("missing leaf hash"))?
-                            .value();
+                    // The signer used this nonce before: an exact retry of what it logged then
+                    // gets that entry back; other bytes under the same nonce are a replay.
+                    let stored = t
+                        .entries
+                        .get(existing)?
+                        .ok_or_else(|| corrupt("a nonce names a missing entry"))?;
+                    let logged = Entry::decode(stored.value())
+                        .map_err(|e| corrupt(&format!("entry {existing}: {e}")))?;
+                    drop(stored);
+                    if logged.statement().bytes() == st.bytes() {
                         out.push(Ok(Appended {
                             index: existing,
-                            leaf,
+                            leaf: logged.leaf_hash(),
                             created: false,
                             receipt: None,
                         }));
@@ -418,7 +422,7 @@ impl Store {
                     }
                     continue;
                 }
-                if let Err(why) = gate.admit(v) {
+                if let Err(why) = gate.admit(&sub) {
                     out.push(Err(Refused::Denied(why)));
                     continue;
                 }
@@ -433,7 +437,6 @@ impl Store {
                     t.hashes.insert((id.level, id.index), &h)?;
                 }
                 t.nonces.insert((v.signer(), st.nonce()), index)?;
-                t.payloads.insert(&payload, index)?;
                 t.index_entry(&entry)?;
                 gate.appended(&entry);
                 size += 1;
@@ -487,11 +490,25 @@ impl Store {
         Ok(t.get(index)?.map(|v| v.value().to_vec()))
     }
 
-    /// Looks up a statement already in the log by its exact bytes (idempotent re-submission).
-    pub fn find_payload(&self, statement: &[u8]) -> Result<Option<u64>, StoreError> {
+    /// The entry where `signer` logged exactly `statement` (same nonce, same bytes), if any: an
+    /// idempotent re-submission.
+    pub fn find_logged(
+        &self,
+        signer: &str,
+        statement: &Statement,
+    ) -> Result<Option<Entry>, StoreError> {
         let r = self.db.begin_read()?;
-        let t = r.open_table(PAYLOADS)?;
-        Ok(t.get(&vigil_core::sha256(statement))?.map(|v| v.value()))
+        let nonces = r.open_table(NONCES)?;
+        let Some(index) = nonces.get((signer, statement.nonce()))?.map(|g| g.value()) else {
+            return Ok(None);
+        };
+        let entries = r.open_table(ENTRIES)?;
+        let stored = entries
+            .get(index)?
+            .ok_or_else(|| corrupt("a nonce names a missing entry"))?;
+        let e =
+            Entry::decode(stored.value()).map_err(|e| corrupt(&format!("entry {index}: {e}")))?;
+        Ok((e.statement().bytes() == statement.bytes()).then_some(e))
     }
 
     fn read_hash(&self) -> Result<impl FnMut(StoredId) -> Result<Hash, StoreError>, StoreError> {
@@ -561,11 +578,13 @@ impl Store {
     }
 }
 
-/// First open: create every table, record the origin, sign the empty tree. No-op afterwards.
+/// First open: create every table, record the origin, sign the empty tree. Afterwards only
+/// retired tables are deleted (older logs).
 fn create_layout(db: &Database, signer: &NoteSigner) -> Result<(), StoreError> {
     let txn = db.begin_write()?;
-    let fresh = {
+    let changed = {
         create_tables(&txn)?;
+        let retired = txn.delete_table(RETIRED_PAYLOADS)?;
         let mut meta = txn.open_table(META)?;
         if meta.get(META_ORIGIN)?.is_none() {
             meta.insert(META_ORIGIN, signer.verifier().name().as_bytes())?;
@@ -575,10 +594,10 @@ fn create_layout(db: &Database, signer: &NoteSigner) -> Result<(), StoreError> {
             txn.open_table(CHECKPOINTS)?.insert(0, note.as_str())?;
             true
         } else {
-            false
+            retired
         }
     };
-    if fresh {
+    if changed {
         txn.commit()?;
     } else {
         txn.abort()?;

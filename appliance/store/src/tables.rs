@@ -13,8 +13,11 @@ pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta
 pub(crate) const CHECKPOINTS: TableDefinition<u64, &str> = TableDefinition::new("checkpoints");
 /// (signer, nonce) → index of the entry that used it.
 pub(crate) const NONCES: TableDefinition<(&str, &str), u64> = TableDefinition::new("nonces");
-/// SHA-256 of statement bytes → index (idempotent re-submission).
-pub(crate) const PAYLOADS: TableDefinition<&[u8; 32], u64> = TableDefinition::new("payloads");
+/// Retired: SHA-256 of statement bytes → index. It mapped bytes to one index, so a second
+/// signer's copy of the same bytes overwrote the first's and an exact retry was refused as a
+/// replay; a retry is now recognised from the nonce's own entry. Deleted when an older log opens.
+pub(crate) const RETIRED_PAYLOADS: TableDefinition<&[u8; 32], u64> =
+    TableDefinition::new("payloads");
 /// (signer, index) → ().
 pub(crate) const BY_SIGNER: TableDefinition<(&str, u64), ()> = TableDefinition::new("by_signer");
 /// (kind, index) → ().
@@ -39,7 +42,6 @@ pub(crate) struct Tables<'t> {
     pub meta: Table<'t, &'static str, &'static [u8]>,
     pub checkpoints: Table<'t, u64, &'static str>,
     pub nonces: Table<'t, (&'static str, &'static str), u64>,
-    pub payloads: Table<'t, &'static [u8; 32], u64>,
     by_signer: Table<'t, (&'static str, u64), ()>,
     by_kind: Table<'t, (&'static str, u64), ()>,
     by_severity: Table<'t, (&'static str, u64), ()>,
@@ -54,7 +56,6 @@ impl<'t> Tables<'t> {
             meta: txn.open_table(META)?,
             checkpoints: txn.open_table(CHECKPOINTS)?,
             nonces: txn.open_table(NONCES)?,
-            payloads: txn.open_table(PAYLOADS)?,
             by_signer: txn.open_table(BY_SIGNER)?,
             by_kind: txn.open_table(BY_KIND)?,
             by_severity: txn.open_table(BY_SEVERITY)?,

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use vigil_core::merkle::{leaf_hash, verify_consistency};
-use vigil_core::{Checkpoint, Kind, Severity, TlogProof};
-use vigil_store::{Committer, Filter, QueueFull, Refused, Store};
+use vigil_core::{Checkpoint, Kind, Severity, Statement, TlogProof};
+use vigil_store::{Committer, Filter, QueueFull, Refused, Store, Submission};
 
 fn open(dir: &tempfile::TempDir) -> Store {
     Store::open(&dir.path().join("log.redb"), log_signer()).expect("opens")
@@ -122,11 +122,46 @@ fn replay_and_idempotent_resubmission() {
     assert_eq!(r[1].clone().expect("ok").index, i);
     assert_eq!(r[2], Err(Refused::Replay(i)));
     assert_eq!(s.head().size, 3);
+    let logged =
+        Statement::parse(alert_text(9, "warning", "default", "t").as_bytes()).expect("parses");
     assert_eq!(
-        s.find_payload(alert_text(9, "warning", "default", "t").as_bytes())
-            .expect("lookup"),
+        s.find_logged("nas", &logged)
+            .expect("lookup")
+            .map(|e| e.index()),
         Some(i)
     );
+    assert!(
+        s.find_logged("other", &logged).expect("lookup").is_none(),
+        "keyed by signer"
+    );
+}
+
+#[test]
+fn the_same_bytes_from_two_signers_keep_their_own_entries() {
+    // A statement's bytes logged by one key, then the same bytes by another: each signer's exact
+    // retry gets its own entry back (an index keyed by the bytes alone gave the second signer's
+    // entry to both, and refused the first signer's retry as a replay).
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = open(&dir);
+    let first = s.append_batch(vec![alert(4, "nas", 1)]).expect("append")[0]
+        .clone()
+        .expect("ok");
+    let second = s.append_batch(vec![alert(4, "web", 1)]).expect("append")[0]
+        .clone()
+        .expect("ok");
+    assert!(first.created && second.created && first.index != second.index);
+    for (signer, want) in [("nas", &first), ("web", &second), ("nas", &first)] {
+        let again = s.append_batch(vec![alert(4, signer, 1)]).expect("append")[0]
+            .clone()
+            .expect("an exact retry is not a replay");
+        assert_eq!(
+            (again.index, again.created),
+            (want.index, false),
+            "{signer}"
+        );
+        assert_eq!(again.leaf, want.leaf);
+    }
+    assert_eq!(s.head().size, 2);
 }
 
 #[test]
@@ -341,9 +376,10 @@ struct RevokingGate {
 }
 
 impl vigil_store::Gate for RevokingGate {
-    fn admit(&mut self, v: &vigil_core::Verified) -> Result<(), String> {
-        if self.pending.iter().any(|r| r == v.signer()) {
-            return Err(format!("{} is revoked", v.signer()));
+    fn admit(&mut self, sub: &Submission) -> Result<(), vigil_core::Denied> {
+        let signer = sub.verified.signer();
+        if self.pending.iter().any(|r| r == signer) {
+            return Err(vigil_core::Denied::Revoked(signer.to_owned()));
         }
         Ok(())
     }
@@ -383,7 +419,10 @@ fn the_gate_sees_earlier_entries_of_the_same_batch() {
     ];
     let out = s.append_batch_gated(batch, &mut gate).expect("append");
     assert!(out[0].is_ok() && out[1].is_ok() && out[3].is_ok());
-    assert_eq!(out[2], Err(Refused::Denied("nas is revoked".into())));
+    assert_eq!(
+        out[2],
+        Err(Refused::Denied(vigil_core::Denied::Revoked("nas".into())))
+    );
     assert_eq!(s.head().size, 3, "the refused one was not logged");
     assert_eq!(
         (gate.commits, gate.published.clone()),
@@ -481,4 +520,41 @@ fn the_head_does_not_wait_for_a_sync_in_progress() {
     release.send(()).expect("release");
     writer.join().expect("writer").expect("second batch");
     assert_eq!(s.head().size, 2, "published once durable");
+}
+
+#[test]
+fn an_older_log_loses_its_retired_payload_index_and_keeps_its_entries() {
+    use redb::{ReadableDatabase as _, TableDefinition, TableHandle as _};
+    const PAYLOADS: TableDefinition<&[u8; 32], u64> = TableDefinition::new("payloads");
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("log.redb");
+    let head = {
+        let s = open(&dir);
+        s.append_batch(vec![alert(1, "nas", 1)]).expect("append");
+        s.head()
+    };
+    // As an older vigil left it: with the payload table.
+    {
+        let db = redb::Database::open(&path).expect("redb");
+        let txn = db.begin_write().expect("txn");
+        txn.open_table(PAYLOADS)
+            .expect("table")
+            .insert(&[7; 32], 0)
+            .expect("insert");
+        txn.commit().expect("commit");
+    }
+    let s = open(&dir);
+    assert_eq!(s.head(), head);
+    assert!(s.writable().is_ok());
+    drop(s);
+    let db = redb::Database::open(&path).expect("redb");
+    let names: Vec<String> = db
+        .begin_read()
+        .expect("read")
+        .list_tables()
+        .expect("tables")
+        .map(|t| t.name().to_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n == "payloads"), "{names:?}");
+    assert!(names.iter().any(|n| n == "nonces"), "{names:?}");
 }

@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 
 use vigil_cli::client::{self, Client};
 use vigil_core::SigningKey;
-use vigil_e2e::{set_mode, test_key, write_key};
+use vigil_e2e::backend::Syncs;
+use vigil_e2e::{test_key, write_key};
 
 const ORIGIN: &str = "load.vigil/log";
 const SOURCE: &str = "load";
@@ -595,40 +596,12 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// A file backend whose every sync takes `delay` longer, counting the syncs.
-#[derive(Debug)]
-struct SlowSync {
-    inner: redb::backends::FileBackend,
-    delay: Duration,
-    syncs: Arc<AtomicU64>,
-}
-
-impl redb::StorageBackend for SlowSync {
-    fn len(&self) -> std::io::Result<u64> {
-        self.inner.len()
-    }
-    fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
-        self.inner.read(offset, out)
-    }
-    fn set_len(&self, len: u64) -> std::io::Result<()> {
-        self.inner.set_len(len)
-    }
-    fn sync_data(&self) -> std::io::Result<()> {
-        self.syncs.fetch_add(1, Ordering::Relaxed);
-        std::thread::sleep(self.delay);
-        self.inner.sync_data()
-    }
-    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
-        self.inner.write(offset, data)
-    }
-}
-
-/// vigild in this process, its log on [`SlowSync`].
+/// vigild in this process, its log on a backend whose syncs are slowed and counted.
 struct InProcess {
     rt: tokio::runtime::Runtime,
     daemon: Option<vigild::Daemon>,
     url: String,
-    syncs: Arc<AtomicU64>,
+    syncs: Arc<Syncs>,
     syncs_at_start: u64,
 }
 
@@ -649,28 +622,8 @@ impl InProcess {
             display: vigild::display::PanelKind::Png,
             hat: vigil_display::hat::HatConfig::default(),
         };
-        let syncs = Arc::new(AtomicU64::new(0));
-        let s = syncs.clone();
-        let open: vigild::OpenLog = Box::new(move |path, signer| {
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(path)
-                .map_err(|e| vigil_store::StoreError::Db(redb::Error::Io(e)))?;
-            set_mode(path, 0o600);
-            let inner = redb::backends::FileBackend::new(file)
-                .map_err(|e| vigil_store::StoreError::Db(e.into()))?;
-            vigil_store::Store::open_with_backend(
-                SlowSync {
-                    inner,
-                    delay,
-                    syncs: s,
-                },
-                signer,
-            )
-        });
+        let syncs = Syncs::slow(delay);
+        let open = vigil_e2e::backend::open_log(syncs.clone());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -683,7 +636,7 @@ impl InProcess {
             .block_on(vigild::Daemon::start_with_log(settings, clock, open))
             .expect("daemon starts");
         let url = format!("https://{}", daemon.addr);
-        let at = syncs.load(Ordering::Relaxed);
+        let at = syncs.count();
         InProcess {
             rt,
             daemon: Some(daemon),
@@ -696,7 +649,7 @@ impl InProcess {
     /// Syncs and commits since start-up (start-up's own provisioning commit excluded).
     fn syncs_per_commit(&self) -> (u64, u64) {
         let d = self.daemon.as_ref().expect("running");
-        let syncs = self.syncs.load(Ordering::Relaxed) - self.syncs_at_start;
+        let syncs = self.syncs.count() - self.syncs_at_start;
         let text = d
             .state
             .metrics

@@ -1,0 +1,137 @@
+//! A file backend for the log whose syncs a test or benchmark controls: each can take longer (a
+//! model of an SD card), is counted, and can be held until released (to make a race certain).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+/// What the backend's syncs do; shared with the test.
+#[derive(Debug, Default)]
+pub struct Syncs {
+    delay: Duration,
+    count: AtomicU64,
+    hold: AtomicBool,
+    /// (syncs waiting at the hold, releases granted)
+    gate: Mutex<(u64, u64)>,
+    moved: Condvar,
+}
+
+impl Syncs {
+    /// Every sync takes `delay` longer.
+    pub fn slow(delay: Duration) -> Arc<Syncs> {
+        Arc::new(Syncs {
+            delay,
+            ..Syncs::default()
+        })
+    }
+
+    /// Syncs as fast as the file's, countable and holdable.
+    pub fn plain() -> Arc<Syncs> {
+        Arc::new(Syncs::default())
+    }
+
+    /// Syncs so far.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// From now on every sync waits for a [`Syncs::release`].
+    pub fn hold(&self) {
+        self.hold.store(true, Ordering::SeqCst);
+    }
+
+    /// Waits until a sync is held (the writer is inside a commit); false after `timeout`.
+    pub fn wait_held(&self, timeout: Duration) -> bool {
+        let g = self
+            .gate
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (g, _) = self
+            .moved
+            .wait_timeout_while(g, timeout, |(waiting, released)| waiting <= released)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        g.0 > g.1
+    }
+
+    /// Stops holding, and lets every held sync go.
+    pub fn release(&self) {
+        self.hold.store(false, Ordering::SeqCst);
+        let mut g = self
+            .gate
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        g.1 = g.0;
+        self.moved.notify_all();
+    }
+
+    fn sync(&self) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        if !self.delay.is_zero() {
+            std::thread::sleep(self.delay);
+        }
+        if self.hold.load(Ordering::SeqCst) {
+            let mut g = self
+                .gate
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            g.0 += 1;
+            let ticket = g.0;
+            self.moved.notify_all();
+            while g.1 < ticket {
+                g = self
+                    .moved
+                    .wait(g)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+        }
+    }
+}
+
+/// The log file under [`Syncs`]' control.
+#[derive(Debug)]
+pub struct ControlledSync {
+    inner: redb::backends::FileBackend,
+    syncs: Arc<Syncs>,
+}
+
+impl redb::StorageBackend for ControlledSync {
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+        self.inner.read(offset, out)
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.inner.set_len(len)
+    }
+    fn sync_data(&self) -> std::io::Result<()> {
+        self.syncs.sync();
+        self.inner.sync_data()
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.inner.write(offset, data)
+    }
+}
+
+/// How vigild opens its log on a [`ControlledSync`] (for `Daemon::start_with_log`).
+pub fn open_log(syncs: Arc<Syncs>) -> vigild::OpenLog {
+    Box::new(move |path, signer| {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| vigil_store::StoreError::Db(redb::Error::Io(e)))?;
+        crate::set_mode(path, 0o600);
+        let inner = redb::backends::FileBackend::new(file)
+            .map_err(|e| vigil_store::StoreError::Db(e.into()))?;
+        vigil_store::Store::open_with_backend(
+            ControlledSync {
+                inner,
+                syncs: syncs.clone(),
+            },
+            signer,
+        )
+    })
+}
