@@ -548,8 +548,17 @@ fn path_and_query_tricks() {
         ("/nope", 404),
     ] {
         let ans = a.client.get(path).expect("reach");
-        assert_eq!(ans.status, status, "{path}: {}", ans.text());
-        assert!(ans.error_code().is_some(), "{path}: JSON error");
+        let code = if status == 404 {
+            "not_found"
+        } else {
+            "malformed"
+        };
+        assert_eq!(
+            (ans.status, ans.error_code().as_deref()),
+            (status, Some(code)),
+            "{path}: {}",
+            ans.text()
+        );
     }
     let ans = a.read("/v1/log/entries?limit=1001", AUDITOR);
     assert_eq!(ans.status, 400);
@@ -736,4 +745,46 @@ fn path_segments_that_are_not_utf8_get_the_json_error() {
         (ans.status, ans.error_code().as_deref()),
         (405, Some("method_not_allowed"))
     );
+}
+
+#[test]
+fn a_full_ingest_queue_is_overloaded_with_retry_after_and_loses_nothing_admitted() {
+    let syncs = Syncs::plain();
+    let a = Appliance::start_with(Options {
+        policy: Some("[limits]\nqueue = 1\n".into()),
+        syncs: Some(syncs.clone()),
+        ..Options::default()
+    });
+    syncs.hold();
+    let before = a.log_size();
+    let (one, two, three) = (
+        a.alert("info", "x", "one"),
+        a.alert("info", "x", "two"),
+        a.alert("info", "x", "three"),
+    );
+    std::thread::scope(|scope| {
+        let first = scope.spawn(|| a.post_signed("/v1/alerts", &one, SOURCE));
+        assert!(syncs.wait_held(std::time::Duration::from_secs(30)));
+        let second = scope.spawn(|| a.post_signed("/v1/alerts", &two, SOURCE));
+        wait_for_depth(&a, 2);
+        // The writer is committing `one`, `two` fills the queue: `three` is turned away at once.
+        let third = a.post_signed("/v1/alerts", &three, SOURCE);
+        assert_eq!(
+            (third.status, third.error_code().as_deref()),
+            (503, Some("overloaded")),
+            "{}",
+            third.text()
+        );
+        assert!(third.retry_after.is_some(), "with Retry-After");
+        syncs.release();
+        assert_eq!(first.join().expect("first").status, 201);
+        assert_eq!(second.join().expect("second").status, 201);
+    });
+    assert_eq!(
+        a.log_size(),
+        before + 2,
+        "both admitted statements are logged"
+    );
+    // Retried once there is room, the third is logged.
+    assert_eq!(a.post_signed("/v1/alerts", &three, SOURCE).status, 201);
 }

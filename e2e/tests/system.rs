@@ -415,3 +415,44 @@ fn renewal_swaps_the_certificate_without_dropping_connections() {
     );
     let _ = ADMIN;
 }
+
+#[test]
+fn a_read_the_damaged_log_cannot_serve_is_unavailable_without_internals() {
+    let mut a = Appliance::start();
+    for t in ["one", "two", "three"] {
+        assert_eq!(
+            a.post_signed("/v1/alerts", &a.alert("info", "x", t), SOURCE)
+                .status,
+            201
+        );
+    }
+    let size = a.log_size();
+    a.stop();
+    // The stored hash the proof of entry 0 needs (its sibling leaf) goes missing.
+    {
+        let db = redb::Database::create(a.dir.path().join("state/log.redb")).expect("open");
+        let t: redb::TableDefinition<(u8, u64), &[u8; 32]> = redb::TableDefinition::new("hashes");
+        let w = db.begin_write().expect("w");
+        w.open_table(t)
+            .expect("t")
+            .remove((0u8, 1u64))
+            .expect("remove");
+        w.commit().expect("commit");
+    }
+    a.restart();
+    assert_eq!(a.client.get("/healthz").expect("reach").status, 503);
+    let ans = a.client.get("/v1/log/proof/0").expect("reach");
+    assert_eq!(
+        (ans.status, ans.error_code().as_deref()),
+        (503, Some("unavailable")),
+        "{}",
+        ans.text()
+    );
+    assert!(ans.retry_after.is_some());
+    assert!(
+        !ans.text().contains("hash") && !ans.text().contains("(0, 1)"),
+        "no internals in the answer: {}",
+        ans.text()
+    );
+    assert_eq!(a.log_size(), size, "the log is still read");
+}

@@ -39,7 +39,7 @@ pub enum Denied {
     #[error("the key `{0}` has been revoked")]
     Revoked(String),
     /// The signer's role may not send this kind.
-    #[error("a {role} may not submit {kind} statements")]
+    #[error("{role} keys may not submit {kind} statements")]
     Role {
         /// Role of the signer (`device` for the appliance).
         role: &'static str,

@@ -314,10 +314,10 @@ fn check_endpoint(ep: Endpoint, kind: Kind, role: Option<Role>) -> ApiResult<()>
         Endpoint::Admin => role == Some(Role::Admin),
     };
     if !allowed {
-        let who = role.map_or("the device", Role::name);
+        let who = role.map_or("device", Role::name);
         return Err(ApiError::new(
             Code::Forbidden,
-            format!("a {who} key may not submit {kind} statements"),
+            format!("{who} keys may not submit {kind} statements"),
         ));
     }
     Ok(())
