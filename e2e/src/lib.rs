@@ -7,10 +7,9 @@ use std::sync::Arc;
 
 use vigil_cli::client::{self, Answer, Client};
 use vigil_core::{SigningKey, keyfile, sig};
+use vigil_store::backends::{ControlledSync, Syncs};
 use vigild::clock::{Clock as _, ManualClock};
 use vigild::config::Settings;
-
-pub mod backend;
 
 /// The test log's origin.
 pub const ORIGIN: &str = "e2e.vigil/log";
@@ -48,7 +47,7 @@ pub struct Appliance {
     /// The daemon.
     pub daemon: Option<vigild::Daemon>,
     /// The log's syncs, when the test controls them.
-    pub syncs: Option<Arc<backend::Syncs>>,
+    pub syncs: Option<Arc<Syncs>>,
     rt: tokio::runtime::Runtime,
     next_nonce: std::sync::atomic::AtomicU64,
 }
@@ -61,7 +60,7 @@ pub struct Options {
     /// Extra `keys/<role dir>/<name>.pub` files: (role dir, name, OpenSSH line).
     pub extra_keys: Vec<(String, String, String)>,
     /// The log's syncs under the test's control (held, slowed, counted).
-    pub syncs: Option<Arc<backend::Syncs>>,
+    pub syncs: Option<Arc<Syncs>>,
 }
 
 impl Appliance {
@@ -130,7 +129,7 @@ impl Appliance {
     fn boot(&mut self) {
         let clock: Arc<dyn vigild::clock::Clock> = self.clock.clone();
         let open: vigild::OpenLog = match &self.syncs {
-            Some(syncs) => backend::open_log(syncs.clone()),
+            Some(syncs) => open_log(syncs.clone()),
             None => Box::new(vigil_store::Store::open),
         };
         let d = self
@@ -215,13 +214,39 @@ impl Appliance {
         format!("{:016x}{}", n, &client::random_nonce()[16..])
     }
 
+    /// A statement of `kind` for this appliance, now, with a fresh nonce.
+    pub fn statement(&self, kind: vigil_core::Kind) -> vigil_core::statement::Builder {
+        vigil_core::Statement::builder(kind, ORIGIN, self.now(), &self.nonce())
+    }
+
     /// An alert statement for this appliance.
     pub fn alert(&self, severity: &str, topic: &str, title: &str) -> String {
-        format!(
-            "alert/v1\nto: {ORIGIN}\nts: {}\nnonce: {}\nseverity: {severity}\ntitle: {title}\ntopic: {topic}\n\nbody of {title}\n",
-            self.clock.now_ms() / 1000,
-            self.nonce()
-        )
+        self.statement(vigil_core::Kind::Alert)
+            .header("severity", severity)
+            .header("title", title)
+            .header("topic", topic)
+            .body(format!("body of {title}\n"))
+            .text()
+    }
+
+    /// An admin's `key-enroll/v1` of `name` as a source, with the public key of `key`.
+    pub fn enrolment(&self, name: &str, key: &SigningKey) -> String {
+        self.statement(vigil_core::Kind::KeyEnroll)
+            .header("name", name)
+            .header("role", "source")
+            .header(
+                "public-key",
+                sig::openssh_public_key_line(&key.verifying_key(), ""),
+            )
+            .text()
+    }
+
+    /// An admin's `key-revoke/v1` of `name`.
+    pub fn revocation(&self, name: &str, comment: &str) -> String {
+        self.statement(vigil_core::Kind::KeyRevoke)
+            .header("name", name)
+            .header("comment", comment)
+            .text()
     }
 
     /// Posts a statement signed raw by `(name, seed)`.
@@ -327,4 +352,20 @@ pub fn x509_validity_secs(der: &[u8]) -> Option<i64> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     let v = cert.validity();
     Some(v.not_after.timestamp() - v.not_before.timestamp())
+}
+
+/// How vigild opens its log on a file whose syncs `syncs` controls (for
+/// `Daemon::start_with_log`).
+pub fn open_log(syncs: Arc<Syncs>) -> vigild::OpenLog {
+    Box::new(move |path, signer| {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| vigil_store::StoreError::Db(redb::Error::Io(e)))?;
+        set_mode(path, 0o600);
+        vigil_store::Store::open_with_backend(ControlledSync::new(file, syncs)?, signer)
+    })
 }

@@ -2,8 +2,9 @@
 //! was logged.
 
 use vigil_cli::client;
-use vigil_e2e::backend::Syncs;
+use vigil_core::Kind;
 use vigil_e2e::{ADMIN, AUDITOR, Appliance, ORIGIN, Options, SOURCE, SOURCE2, test_key};
+use vigil_store::backends::Syncs;
 
 /// Asserts status and code, and that the log did not grow.
 fn refused(a: &Appliance, before: u64, ans: &vigil_cli::Answer, status: u16, code: &str) {
@@ -265,11 +266,7 @@ fn role_and_endpoint_checks() {
         403,
         "forbidden",
     );
-    let ack = format!(
-        "ack/v1\nto: {ORIGIN}\nts: {}\nnonce: {}\nref: 0\n",
-        a.now(),
-        a.nonce()
-    );
+    let ack = a.statement(Kind::Ack).header("ref", 0).text();
     refused(
         &a,
         before,
@@ -397,11 +394,7 @@ fn revoked_key_is_refused_after_the_revocation_commits() {
             .status,
         201
     );
-    let revoke = format!(
-        "key-revoke/v1\nto: {ORIGIN}\nts: {}\nnonce: {}\nname: nas\ncomment: laptop stolen\n",
-        a.now(),
-        a.nonce()
-    );
+    let revoke = a.revocation("nas", "laptop stolen");
     let ans = a.post_signed("/v1/admin", &revoke, ADMIN);
     assert_eq!(ans.status, 201, "{}", ans.text());
     let before = a.log_size();
@@ -413,11 +406,7 @@ fn revoked_key_is_refused_after_the_revocation_commits() {
         "revoked_key",
     );
     // Revoking again is invalid.
-    let again = format!(
-        "key-revoke/v1\nto: {ORIGIN}\nts: {}\nnonce: {}\nname: nas\ncomment: again\n",
-        a.now(),
-        a.nonce()
-    );
+    let again = a.revocation("nas", "again");
     refused(
         &a,
         before,
@@ -430,15 +419,7 @@ fn revoked_key_is_refused_after_the_revocation_commits() {
 #[test]
 fn enrolment_through_the_admin_api() {
     let a = Appliance::start();
-    let newkey = test_key(55);
-    let line = vigil_core::sig::openssh_public_key_line(&newkey.verifying_key(), "new");
-    let enrol = || {
-        format!(
-            "key-enroll/v1\nto: {ORIGIN}\nts: {}\nnonce: {}\nname: printer\nrole: source\npublic-key: {line}\n",
-            a.now(),
-            a.nonce()
-        )
-    };
+    let enrol = || a.enrolment("printer", &test_key(55));
     assert_eq!(a.post_signed("/v1/admin", &enrol(), ADMIN).status, 201);
     assert_eq!(
         a.post_signed(
@@ -619,11 +600,7 @@ fn refused_at_the_commit(
 #[test]
 fn a_revocation_committed_while_a_statement_waits_gives_revoked_key() {
     let a = Appliance::start();
-    let revoke = format!(
-        "key-revoke/v1\nto: {ORIGIN}\nts: {}\nnonce: {}\nname: nas\ncomment: stolen\n",
-        a.now(),
-        a.nonce()
-    );
+    let revoke = a.revocation("nas", "stolen");
     let alert = a.alert("info", "x", "in flight");
     drop(a);
     refused_at_the_commit(
@@ -637,14 +614,10 @@ fn a_revocation_committed_while_a_statement_waits_gives_revoked_key() {
 #[test]
 fn an_enrolment_that_loses_the_race_gives_conflict() {
     let a = Appliance::start();
-    let enrol = |seed: u8, n: &str| {
-        let line = vigil_core::sig::openssh_public_key_line(&test_key(seed).verifying_key(), "");
-        format!(
-            "key-enroll/v1\nto: {ORIGIN}\nts: {}\nnonce: {n}\nname: printer\nrole: source\npublic-key: {line}\n",
-            a.now()
-        )
-    };
-    let (one, two) = (enrol(61, &a.nonce()), enrol(62, &a.nonce()));
+    let (one, two) = (
+        a.enrolment("printer", &test_key(61)),
+        a.enrolment("printer", &test_key(62)),
+    );
     drop(a);
     refused_at_the_commit(
         ("/v1/admin", one),

@@ -203,6 +203,17 @@ fn a_changed_provisioning_key_refuses_the_start() {
     );
 }
 
+type HashTable<'t> = redb::Table<'t, (u8, u64), &'static [u8; 32]>;
+
+/// Changes the stopped appliance's stored Merkle hashes behind its back.
+fn with_stored_hashes(a: &Appliance, change: impl FnOnce(&mut HashTable<'_>)) {
+    let db = redb::Database::create(a.dir.path().join("state/log.redb")).expect("open");
+    let def: redb::TableDefinition<(u8, u64), &[u8; 32]> = redb::TableDefinition::new("hashes");
+    let w = db.begin_write().expect("w");
+    change(&mut w.open_table(def).expect("table"));
+    w.commit().expect("commit");
+}
+
 #[test]
 fn a_tampered_log_serves_reads_and_refuses_writes() {
     let mut a = Appliance::start();
@@ -212,16 +223,9 @@ fn a_tampered_log_serves_reads_and_refuses_writes() {
         201
     );
     a.stop();
-    {
-        let db = redb::Database::create(a.dir.path().join("state/log.redb")).expect("open");
-        let t: redb::TableDefinition<(u8, u64), &[u8; 32]> = redb::TableDefinition::new("hashes");
-        let w = db.begin_write().expect("w");
-        w.open_table(t)
-            .expect("t")
-            .insert((0u8, 1u64), &[9u8; 32])
-            .expect("insert");
-        w.commit().expect("commit");
-    }
+    with_stored_hashes(&a, |t| {
+        t.insert((0u8, 1u64), &[9u8; 32]).expect("insert");
+    });
     a.restart();
     let h = a.client.get("/healthz").expect("reach");
     assert_eq!(h.status, 503);
@@ -429,16 +433,9 @@ fn a_read_the_damaged_log_cannot_serve_is_unavailable_without_internals() {
     let size = a.log_size();
     a.stop();
     // The stored hash the proof of entry 0 needs (its sibling leaf) goes missing.
-    {
-        let db = redb::Database::create(a.dir.path().join("state/log.redb")).expect("open");
-        let t: redb::TableDefinition<(u8, u64), &[u8; 32]> = redb::TableDefinition::new("hashes");
-        let w = db.begin_write().expect("w");
-        w.open_table(t)
-            .expect("t")
-            .remove((0u8, 1u64))
-            .expect("remove");
-        w.commit().expect("commit");
-    }
+    with_stored_hashes(&a, |t| {
+        t.remove((0u8, 1u64)).expect("remove");
+    });
     a.restart();
     assert_eq!(a.client.get("/healthz").expect("reach").status, 503);
     let ans = a.client.get("/v1/log/proof/0").expect("reach");

@@ -12,7 +12,7 @@ use vigil_cli::audit;
 use vigil_cli::client::{self, Answer, Client};
 use vigil_cli::config::{self, FileConfig};
 use vigil_cli::trust;
-use vigil_core::{NoteVerifier, SigningKey, TlogProof, keyfile, sig};
+use vigil_core::{Kind, NoteVerifier, SigningKey, Statement, TlogProof, keyfile, sig};
 
 const EXIT_CODES: &str = "Exit codes: 0 done, 1 verification failed, 2 usage or setup, 3 refused by the appliance (4xx), 4 not reached or overloaded.";
 
@@ -467,25 +467,6 @@ fn now_secs() -> u64 {
 
 fn alert_statement(ctx: &Ctx, a: &AlertArgs) -> Res<String> {
     let origin = ctx.vkey()?.name().to_owned();
-    let mut st = format!(
-        "alert/v1\nto: {origin}\nts: {}\nnonce: {}\nseverity: {}\ntitle: {}\n",
-        now_secs(),
-        client::random_nonce(),
-        a.severity,
-        a.title
-    );
-    if let Some(t) = &a.topic {
-        st += &format!("topic: {t}\n");
-    }
-    if let Some(k) = &a.dedup_key {
-        st += &format!("key: {k}\n");
-    }
-    if let Some(t) = a.ttl {
-        st += &format!("ttl: {t}\n");
-    }
-    if a.resolve {
-        st += "state: resolved\n";
-    }
     let body = match a.body.as_deref() {
         None => String::new(),
         Some("-") => {
@@ -498,13 +479,22 @@ fn alert_statement(ctx: &Ctx, a: &AlertArgs) -> Res<String> {
         }
         Some(b) => format!("{b}\n"),
     };
-    if !body.is_empty() {
-        st.push('\n');
-        st += &body;
-    }
-    // Refuse locally what the appliance would refuse, with the same message.
-    vigil_core::Statement::parse(st.as_bytes()).map_err(|e| usage(format!("statement: {e}")))?;
-    Ok(st)
+    let st = Statement::builder(Kind::Alert, &origin, now_secs(), &client::random_nonce())
+        .header("severity", &a.severity)
+        .header("title", &a.title)
+        .header_opt("topic", a.topic.as_ref())
+        .header_opt("key", a.dedup_key.as_ref())
+        .header_opt("ttl", a.ttl)
+        .header_opt("state", a.resolve.then_some("resolved"))
+        .body(body);
+    checked(st)
+}
+
+/// The statement's text, refused locally (with the appliance's message) when it would be there.
+fn checked(st: vigil_core::statement::Builder) -> Res<String> {
+    let text = st.text();
+    st.build().map_err(|e| usage(format!("statement: {e}")))?;
+    Ok(text)
 }
 
 fn expect_ok(a: Answer) -> Res<Answer> {
@@ -867,11 +857,7 @@ fn encode_query(v: &str) -> String {
 
 fn admin(ctx: &Ctx, cmd: AdminCmd) -> Res<()> {
     let origin = ctx.vkey()?.name().to_owned();
-    let head = format!(
-        "to: {origin}\nts: {}\nnonce: {}\n",
-        now_secs(),
-        client::random_nonce()
-    );
+    let start = |kind| Statement::builder(kind, &origin, now_secs(), &client::random_nonce());
     let st = match cmd {
         AdminCmd::Enroll {
             name,
@@ -880,20 +866,17 @@ fn admin(ctx: &Ctx, cmd: AdminCmd) -> Res<()> {
         } => {
             let line = std::fs::read_to_string(&public_key)
                 .map_err(|e| usage(format!("{}: {e}", public_key.display())))?;
-            format!(
-                "key-enroll/v1\n{head}name: {name}\nrole: {role}\npublic-key: {}\n",
-                line.trim_end()
-            )
+            start(Kind::KeyEnroll)
+                .header("name", name)
+                .header("role", role)
+                .header("public-key", line.trim_end())
         }
-        AdminCmd::Revoke { name, comment } => {
-            format!("key-revoke/v1\n{head}name: {name}\ncomment: {comment}\n")
-        }
-        AdminCmd::Ack { index, comment } => {
-            let c = comment
-                .map(|c| format!("comment: {c}\n"))
-                .unwrap_or_default();
-            format!("ack/v1\n{head}ref: {index}\n{c}")
-        }
+        AdminCmd::Revoke { name, comment } => start(Kind::KeyRevoke)
+            .header("name", name)
+            .header("comment", comment),
+        AdminCmd::Ack { index, comment } => start(Kind::Ack)
+            .header("ref", index)
+            .header_opt("comment", comment),
         AdminCmd::Silence {
             match_signer,
             match_topic,
@@ -902,17 +885,14 @@ fn admin(ctx: &Ctx, cmd: AdminCmd) -> Res<()> {
         } => {
             let secs = parse_duration(&duration)
                 .ok_or_else(|| usage(format!("--for `{duration}`: use 90s, 30m, 2h or 1d")))?;
-            let mut s = format!("silence/v1\n{head}");
-            if let Some(m) = match_signer {
-                s += &format!("match-signer: {m}\n");
-            }
-            if let Some(m) = match_topic {
-                s += &format!("match-topic: {m}\n");
-            }
-            s + &format!("until: {}\ncomment: {comment}\n", now_secs() + secs)
+            start(Kind::Silence)
+                .header_opt("match-signer", match_signer)
+                .header_opt("match-topic", match_topic)
+                .header("until", now_secs() + secs)
+                .header("comment", comment)
         }
     };
-    vigil_core::Statement::parse(st.as_bytes()).map_err(|e| usage(format!("statement: {e}")))?;
+    let st = checked(st)?;
     let (name, key) = ctx.signing_key()?;
     send(ctx, "/v1/admin", &st, &name, &key)
 }

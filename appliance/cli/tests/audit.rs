@@ -7,7 +7,7 @@ use vigil_cli::audit::{self, AuditError, Source};
 use vigil_core::merkle::Hash;
 use vigil_core::registry::DEVICE;
 use vigil_core::{
-    Checkpoint, ClockState, Entry, MemoryTree, NoteSigner, SigningKey, Statement, sig,
+    Checkpoint, ClockState, Entry, Kind, MemoryTree, NoteSigner, SigningKey, Statement, sig,
 };
 
 const ORIGIN: &str = "audit.test/log";
@@ -34,33 +34,34 @@ impl Log {
     /// Appends `text` signed by `key` as `signer`, with no admission check (a forger's log).
     fn append(&mut self, text: &str, signer: &str, key: &SigningKey) {
         let st = Statement::parse(text.as_bytes()).expect("parses");
-        let v = sig::verify(
-            st,
-            signer,
-            &key.verifying_key(),
-            sig::sign_raw(text.as_bytes(), key),
-        )
-        .expect("verifies");
+        let v = sig::sign(st, signer, key).expect("verifies");
         let e = Entry::new(self.entries.len() as u64, 1_000, ClockState::Synced, &v);
         self.tree.push(e.bytes());
         self.entries.push(e.bytes().to_vec());
     }
 
+    fn statement(&self, kind: Kind, to: &str) -> vigil_core::statement::Builder {
+        Statement::builder(kind, to, 1, &format!("{:032x}", self.entries.len()))
+    }
+
     fn enrol(&mut self, name: &str, role: &str, key: &SigningKey) {
-        let n = self.entries.len();
         let line = sig::openssh_public_key_line(&key.verifying_key(), "");
-        let text = format!(
-            "key-enroll/v1\nto: {ORIGIN}\nts: 1\nnonce: {n:032x}\nname: {name}\nrole: {role}\npublic-key: {line}\n"
-        );
+        let text = self
+            .statement(Kind::KeyEnroll, ORIGIN)
+            .header("name", name)
+            .header("role", role)
+            .header("public-key", line)
+            .text();
         let device = self.device.clone();
         self.append(&text, DEVICE, &device);
     }
 
     fn alert(&mut self, to: &str, signer: &str, key: &SigningKey) {
-        let n = self.entries.len();
-        let text = format!(
-            "alert/v1\nto: {to}\nts: 1\nnonce: {n:032x}\nseverity: warning\ntopic: default\ntitle: t\n"
-        );
+        let text = self
+            .statement(Kind::Alert, to)
+            .header("severity", "warning")
+            .header("title", "t")
+            .text();
         self.append(&text, signer, key);
     }
 

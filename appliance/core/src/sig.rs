@@ -375,6 +375,13 @@ pub fn verify_bytes(msg: &[u8], key: &VerifyingKey, signature: &Signature) -> Re
     }
 }
 
+/// Signs a statement with `key` (raw Ed25519) and verifies the result as `signer`'s: the
+/// device's own statements and test fixtures get their [`Verified`] the one way there is.
+pub fn sign(statement: Statement, signer: &str, key: &SigningKey) -> Result<Verified, SigError> {
+    let signature = sign_raw(statement.bytes(), key);
+    verify(statement, signer, &key.verifying_key(), signature)
+}
+
 /// Signs statement bytes with a raw Ed25519 signature (the device and the CLI).
 pub fn sign_raw(msg: &[u8], key: &SigningKey) -> Signature {
     Signature::Ed25519(key.sign(msg).to_bytes())

@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use vigil_core::projection::Counts;
-use vigil_core::statement::Severity;
+use vigil_core::statement::{Kind, Severity};
 use vigil_core::{ClockState, Entry, Projection, SigningKey, Statement, sig};
 
 const MIN: u64 = 60_000;
@@ -20,36 +20,31 @@ impl Log {
             entries: Vec::new(),
         }
     }
-    fn push(&mut self, signer: &str, received_ms: u64, kind_and_headers: &str) -> u64 {
+    fn push(&mut self, signer: &str, received_ms: u64, kind: Kind, fields: &[(&str, &str)]) -> u64 {
         let i = self.entries.len() as u64;
-        let text = format!(
-            "{}\nto: o/log\nts: 1\nnonce: {:032x}\n{}",
-            kind_and_headers.lines().next().unwrap_or(""),
-            i,
-            kind_and_headers
-                .lines()
-                .skip(1)
-                .map(|l| format!("{l}\n"))
-                .collect::<String>()
-        );
-        let st = Statement::parse(text.as_bytes()).unwrap_or_else(|e| panic!("{e}: {text}"));
-        let v = sig::verify(
-            st,
-            signer,
-            &self.key.verifying_key(),
-            sig::sign_raw(text.as_bytes(), &self.key),
-        )
-        .expect("verifies");
+        let st = fields
+            .iter()
+            .fold(
+                Statement::builder(kind, "o/log", 1, &format!("{i:032x}")),
+                |b, (k, v)| b.header(k, v),
+            )
+            .build()
+            .unwrap_or_else(|e| panic!("{e}: {fields:?}"));
+        let v = sig::sign(st, signer, &self.key).expect("verifies");
         self.entries
             .push(Entry::new(i, received_ms, ClockState::Synced, &v));
         i
     }
-    fn alert(&mut self, signer: &str, t: u64, sev: &str, title: &str, extra: &str) -> u64 {
-        self.push(
-            signer,
-            t,
-            &format!("alert/v1\nseverity: {sev}\ntitle: {title}\n{extra}"),
-        )
+    fn alert(
+        &mut self,
+        signer: &str,
+        t: u64,
+        sev: &str,
+        title: &str,
+        extra: &[(&str, &str)],
+    ) -> u64 {
+        let fields = [&[("severity", sev), ("title", title)], extra].concat();
+        self.push(signer, t, Kind::Alert, &fields)
     }
     fn projection(&self) -> Projection {
         Projection::replay(&self.entries)
@@ -63,11 +58,11 @@ fn titles(p: &Projection, now: u64) -> Vec<String> {
 #[test]
 fn order_is_severity_then_newest() {
     let mut l = Log::new();
-    l.alert("nas", 1, "info", "old info", "");
-    l.alert("nas", 2, "critical", "old crit", "");
-    l.alert("nas", 3, "warning", "warn", "");
-    l.alert("nas", 4, "critical", "new crit", "");
-    l.alert("nas", 5, "info", "new info", "");
+    l.alert("nas", 1, "info", "old info", &[]);
+    l.alert("nas", 2, "critical", "old crit", &[]);
+    l.alert("nas", 3, "warning", "warn", &[]);
+    l.alert("nas", 4, "critical", "new crit", &[]);
+    l.alert("nas", 5, "info", "new info", &[]);
     assert_eq!(
         titles(&l.projection(), 10),
         ["new crit", "old crit", "warn", "new info", "old info"]
@@ -77,15 +72,15 @@ fn order_is_severity_then_newest() {
 #[test]
 fn given_a_keyed_alert_when_the_same_key_fires_again_then_it_replaces() {
     let mut l = Log::new();
-    l.alert("nas", 1, "warning", "disk 90%", "key: sda");
-    l.alert("nas", 2, "critical", "disk 99%", "key: sda");
-    l.alert("web", 3, "info", "other signer same key", "key: sda");
+    l.alert("nas", 1, "warning", "disk 90%", &[("key", "sda")]);
+    l.alert("nas", 2, "critical", "disk 99%", &[("key", "sda")]);
+    l.alert("web", 3, "info", "other signer same key", &[("key", "sda")]);
     l.alert(
         "nas",
         4,
         "info",
         "other topic same key",
-        "key: sda\ntopic: backup",
+        &[("key", "sda"), ("topic", "backup")],
     );
     assert_eq!(
         titles(&l.projection(), 10),
@@ -96,30 +91,42 @@ fn given_a_keyed_alert_when_the_same_key_fires_again_then_it_replaces() {
 #[test]
 fn given_alerts_without_key_then_each_stands_alone() {
     let mut l = Log::new();
-    l.alert("nas", 1, "info", "a", "");
-    l.alert("nas", 2, "info", "a", "");
+    l.alert("nas", 1, "info", "a", &[]);
+    l.alert("nas", 2, "info", "a", &[]);
     assert_eq!(l.projection().active(5).len(), 2);
 }
 
 #[test]
 fn given_a_firing_alert_when_resolved_then_it_leaves() {
     let mut l = Log::new();
-    l.alert("nas", 1, "critical", "ups on battery", "key: ups");
-    l.alert("nas", 2, "info", "unrelated", "");
-    l.alert("nas", 3, "info", "power back", "key: ups\nstate: resolved");
+    l.alert("nas", 1, "critical", "ups on battery", &[("key", "ups")]);
+    l.alert("nas", 2, "info", "unrelated", &[]);
+    l.alert(
+        "nas",
+        3,
+        "info",
+        "power back",
+        &[("key", "ups"), ("state", "resolved")],
+    );
     assert_eq!(titles(&l.projection(), 10), ["unrelated"]);
     // Resolving as another signer does nothing.
     let mut l = Log::new();
-    l.alert("nas", 1, "critical", "ups", "key: ups");
-    l.alert("web", 2, "info", "x", "key: ups\nstate: resolved");
+    l.alert("nas", 1, "critical", "ups", &[("key", "ups")]);
+    l.alert(
+        "web",
+        2,
+        "info",
+        "x",
+        &[("key", "ups"), ("state", "resolved")],
+    );
     assert_eq!(titles(&l.projection(), 10), ["ups"]);
 }
 
 #[test]
 fn given_a_ttl_then_the_alert_expires_at_received_plus_ttl() {
     let mut l = Log::new();
-    l.alert("nas", 1000, "warning", "short", "ttl: 60");
-    l.alert("nas", 1000, "info", "forever", "");
+    l.alert("nas", 1000, "warning", "short", &[("ttl", "60")]);
+    l.alert("nas", 1000, "info", "forever", &[]);
     let p = l.projection();
     assert_eq!(titles(&p, 1000 + 59_999), ["short", "forever"]);
     assert_eq!(titles(&p, 1000 + MIN), ["forever"]);
@@ -134,14 +141,26 @@ fn given_a_silence_then_matching_alerts_hide_until_it_ends() {
         1,
         "critical",
         "backup failed",
-        "topic: backup-nightly",
+        &[("topic", "backup-nightly")],
     );
-    l.alert("web", 2, "critical", "web backup", "topic: backup-web");
-    l.alert("nas", 3, "warning", "disk", "topic: disk");
+    l.alert(
+        "web",
+        2,
+        "critical",
+        "web backup",
+        &[("topic", "backup-web")],
+    );
+    l.alert("nas", 3, "warning", "disk", &[("topic", "disk")]);
     l.push(
         "ops",
         4,
-        "silence/v1\nmatch-signer: nas\nmatch-topic: backup*\nuntil: 100\ncomment: maintenance",
+        Kind::Silence,
+        &[
+            ("match-signer", "nas"),
+            ("match-topic", "backup*"),
+            ("until", "100"),
+            ("comment", "maintenance"),
+        ],
     );
     let p = l.projection();
     assert_eq!(titles(&p, 50_000), ["web backup", "disk"]);
@@ -156,13 +175,13 @@ fn given_a_silence_then_matching_alerts_hide_until_it_ends() {
 #[test]
 fn given_an_ack_then_that_entry_is_acknowledged_but_a_replacement_is_not() {
     let mut l = Log::new();
-    let first = l.alert("nas", 1, "critical", "down", "key: h");
-    l.push("ops", 2, &format!("ack/v1\nref: {first}"));
+    let first = l.alert("nas", 1, "critical", "down", &[("key", "h")]);
+    l.push("ops", 2, Kind::Ack, &[("ref", &first.to_string())]);
     let p = l.projection();
     assert!(p.active(5)[0].acked);
     assert_eq!(p.counts(5).unacked_critical, 0);
     assert_eq!(p.counts(5).critical, 1);
-    l.alert("nas", 3, "critical", "down again", "key: h");
+    l.alert("nas", 3, "critical", "down again", &[("key", "h")]);
     let p = l.projection();
     assert!(!p.active(5)[0].acked);
     assert_eq!(p.counts(5).unacked_critical, 1);
@@ -173,7 +192,7 @@ fn counts_by_severity() {
     let mut l = Log::new();
     for (s, n) in [("critical", 2), ("warning", 3), ("info", 1)] {
         for i in 0..n {
-            l.alert("nas", 1, s, &format!("{s}{i}"), "");
+            l.alert("nas", 1, s, &format!("{s}{i}"), &[]);
         }
     }
     let c = l.projection().counts(5);
@@ -221,17 +240,20 @@ proptest! {
             let t = i as u64 * 1000;
             let idx = match o {
                 Op::Alert { signer, topic, key, sev, resolved, ttl } => {
-                    let mut extra = format!("topic: t{topic}\n");
-                    if let Some(k) = key { extra += &format!("key: k{k}\n"); }
-                    if *resolved { extra += "state: resolved\n"; }
-                    if let Some(s) = ttl { extra += &format!("ttl: {s}\n"); }
+                    let (topic, key, ttl) = (format!("t{topic}"), key.map(|k| format!("k{k}")), ttl.map(|s| s.to_string()));
+                    let mut extra = vec![("topic", topic.as_str())];
+                    if let Some(k) = &key { extra.push(("key", k)); }
+                    if *resolved { extra.push(("state", "resolved")); }
+                    if let Some(s) = &ttl { extra.push(("ttl", s)); }
                     let sev = ["info", "warning", "critical"][*sev as usize];
                     l.alert(&format!("s{signer}"), t, sev, &format!("a{i}"), &extra)
                 }
-                Op::Ack(r) => l.push("ops", t, &format!("ack/v1\nref: {}", *r as usize % (i + 1))),
+                Op::Ack(r) => l.push("ops", t, Kind::Ack, &[("ref", &(*r as usize % (i + 1)).to_string())]),
                 Op::Silence { signer, topic, until } => {
-                    let ms = signer.map(|s| format!("match-signer: s{s}\n")).unwrap_or_default();
-                    l.push("ops", t, &format!("silence/v1\n{ms}match-topic: t{topic}\nuntil: {until}\ncomment: c"))
+                    let (ms, topic, until) = (signer.map(|s| format!("s{s}")), format!("t{topic}"), until.to_string());
+                    let mut fields = vec![("match-topic", topic.as_str()), ("until", &until), ("comment", "c")];
+                    if let Some(m) = &ms { fields.insert(0, ("match-signer", m)); }
+                    l.push("ops", t, Kind::Silence, &fields)
                 }
             };
             inc.apply(&l.entries[idx as usize]);

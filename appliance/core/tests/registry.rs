@@ -5,22 +5,29 @@ use vigil_core::registry::{DEVICE, Denied};
 use vigil_core::statement::Kind;
 use vigil_core::{ClockState, Entry, Registry, SigningKey, Statement, sig};
 
-const C: &str = "to: o/log\nts: 1\n";
+/// A statement of `kind` to `o/log` at ts 1 with nonce `n` and these fields.
+fn text(kind: Kind, n: u32, fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .fold(
+            Statement::builder(kind, "o/log", 1, &format!("{n:032x}")),
+            |b, (k, v)| b.header(k, v),
+        )
+        .text()
+}
 
 fn verified(text: &str, signer: &str, key: &SigningKey) -> vigil_core::Verified {
     let st = Statement::parse(text.as_bytes()).expect("parses");
-    sig::verify(
-        st,
-        signer,
-        &key.verifying_key(),
-        sig::sign_raw(text.as_bytes(), key),
-    )
-    .expect("verifies")
+    sig::sign(st, signer, key).expect("verifies")
 }
 
 fn enroll_text(n: u32, name: &str, role: &str, key: &SigningKey) -> String {
     let line = sig::openssh_public_key_line(&key.verifying_key(), "");
-    format!("key-enroll/v1\n{C}nonce: {n:032x}\nname: {name}\nrole: {role}\npublic-key: {line}\n")
+    text(
+        Kind::KeyEnroll,
+        n,
+        &[("name", name), ("role", role), ("public-key", &line)],
+    )
 }
 
 /// The decision under the rules of a log `o/log` whose clock is not synchronised.
@@ -74,7 +81,7 @@ fn device_enrols_then_roles_decide() {
         "ops",
         &admin,
     ));
-    let alert = format!("alert/v1\n{C}nonce: {:032x}\nseverity: info\ntitle: t\n", 3);
+    let alert = text(Kind::Alert, 3, &[("severity", "info"), ("title", "t")]);
     assert_eq!(w_admit(&w.reg, &verified(&alert, "nas", &src)), Ok(()));
     assert_eq!(
         w_admit(&w.reg, &verified(&alert, "ops", &admin)),
@@ -83,7 +90,7 @@ fn device_enrols_then_roles_decide() {
             kind: Kind::Alert
         })
     );
-    let ack = format!("ack/v1\n{C}nonce: {:032x}\nref: 0\n", 4);
+    let ack = text(Kind::Ack, 4, &[("ref", "0")]);
     assert_eq!(
         w_admit(&w.reg, &verified(&ack, "nas", &src)),
         Err(Denied::Role {
@@ -92,7 +99,7 @@ fn device_enrols_then_roles_decide() {
         })
     );
     assert_eq!(w_admit(&w.reg, &verified(&ack, DEVICE, &dev)), Ok(()));
-    let boot = format!("boot/v1\n{C}nonce: {:032x}\nversion: 1\nimage: x\n", 5);
+    let boot = text(Kind::Boot, 5, &[("version", "1"), ("image", "x")]);
     assert_eq!(
         w_admit(&w.reg, &verified(&boot, "ops", &admin)),
         Err(Denied::Role {
@@ -151,12 +158,9 @@ fn revocation_and_no_reuse() {
         ),
         Err(Denied::Conflict(_))
     ));
-    let revoke = format!(
-        "key-revoke/v1\n{C}nonce: {:032x}\nname: nas\ncomment: lost\n",
-        6
-    );
+    let revoke = text(Kind::KeyRevoke, 6, &[("name", "nas"), ("comment", "lost")]);
     w.commit(&verified(&revoke, "ops", &admin));
-    let alert = format!("alert/v1\n{C}nonce: {:032x}\nseverity: info\ntitle: t\n", 7);
+    let alert = text(Kind::Alert, 7, &[("severity", "info"), ("title", "t")]);
     assert_eq!(
         w_admit(&w.reg, &verified(&alert, "nas", &src)),
         Err(Denied::Revoked("nas".into()))
@@ -176,10 +180,7 @@ fn revocation_and_no_reuse() {
         ),
         Err(Denied::Conflict(_))
     ));
-    let unknown = format!(
-        "key-revoke/v1\n{C}nonce: {:032x}\nname: nobody\ncomment: x\n",
-        9
-    );
+    let unknown = text(Kind::KeyRevoke, 9, &[("name", "nobody"), ("comment", "x")]);
     assert!(matches!(
         w_admit(&w.reg, &verified(&unknown, "ops", &admin)),
         Err(Denied::Invalid(_))
@@ -190,7 +191,10 @@ fn revocation_and_no_reuse() {
 fn audience_and_window_are_part_of_the_decision() {
     let w = World::new();
     let dev = w.device.clone();
-    let boot = "boot/v1\nto: o/log\nts: 1000\nnonce: 00000000000000000000000000000001\nversion: 1\nimage: t\n";
+    let boot = &Statement::builder(Kind::Boot, "o/log", 1000, &format!("{:032x}", 1))
+        .header("version", 1)
+        .header("image", "t")
+        .text();
     let v = verified(boot, DEVICE, &dev);
     let rules = |origin, window| Rules { origin, window };
     assert_eq!(admission::admit(&w.reg, &v, &rules("o/log", None)), Ok(()));

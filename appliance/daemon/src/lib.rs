@@ -209,7 +209,7 @@ pub fn button_ack(st: &AppState, index: u64) {
         &st.device_key,
         &st.origin,
         st.clock.now_secs(),
-        "ack/v1",
+        vigil_core::Kind::Ack,
         &[("ref", &index.to_string()), ("comment", "touch pad")],
         "",
     );
@@ -333,7 +333,7 @@ impl Daemon {
                 &key,
                 &settings.origin,
                 now,
-                "boot/v1",
+                vigil_core::Kind::Boot,
                 &[
                     ("version", env!("CARGO_PKG_VERSION")),
                     ("image", &settings.image_id),

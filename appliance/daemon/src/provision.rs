@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use vigil_core::statement::{Role, valid_name};
+use vigil_core::statement::{Kind, Role, valid_name};
 use vigil_core::{Policy, SigningKey, Verified, keyfile, sig};
 
 use crate::files;
@@ -168,7 +168,7 @@ pub fn plan_import(
                     device,
                     origin,
                     now_secs,
-                    "key-enroll/v1",
+                    Kind::KeyEnroll,
                     &[
                         ("name", &k.name),
                         ("role", k.role.name()),
@@ -187,7 +187,7 @@ pub fn plan_import(
             device,
             origin,
             now_secs,
-            "policy/v1",
+            Kind::Policy,
             &[("sha256", &hex::encode(sha))],
             policy_text,
         )

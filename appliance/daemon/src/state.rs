@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use vigil_core::admission::{self, Rules, Window};
 use vigil_core::registry::DEVICE;
-use vigil_core::statement::Content;
+use vigil_core::statement::{Content, Kind};
 use vigil_core::{
     ClockState, Denied, Entry, Policy, Registry, SigningKey, Statement, Verified, sig,
 };
@@ -291,29 +291,20 @@ pub fn device_statement(
     key: &SigningKey,
     origin: &str,
     now_secs: u64,
-    type_line: &str,
+    kind: Kind,
     headers: &[(&str, &str)],
     body: &str,
 ) -> Result<Verified, String> {
-    let mut text = format!(
-        "{type_line}\nto: {origin}\nts: {now_secs}\nnonce: {}\n",
-        crate::files::random_nonce()
-    );
-    for (k, v) in headers {
-        text.push_str(&format!("{k}: {v}\n"));
-    }
-    if !body.is_empty() {
-        text.push('\n');
-        text.push_str(body);
-    }
-    let st = Statement::parse(text.as_bytes()).map_err(|e| e.to_string())?;
-    sig::verify(
-        st,
-        DEVICE,
-        &key.verifying_key(),
-        sig::sign_raw(text.as_bytes(), key),
-    )
-    .map_err(|e| e.to_string())
+    let st = headers
+        .iter()
+        .fold(
+            Statement::builder(kind, origin, now_secs, &crate::files::random_nonce()),
+            |b, (k, v)| b.header(k, v),
+        )
+        .body(body)
+        .build()
+        .map_err(|e| e.to_string())?;
+    sig::sign(st, DEVICE, key).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -325,7 +316,7 @@ mod tests {
             key,
             "t/log",
             1,
-            "boot/v1",
+            Kind::Boot,
             &[("version", "1"), ("image", "t")],
             "",
         )

@@ -89,10 +89,15 @@ fn embedded_default_runs_and_sigterm_drains() {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("time")
         .as_secs();
-    let st = format!(
-        "alert/v1\nto: bin.vigil/log\nts: {now}\nnonce: {}\nseverity: info\ntitle: hello\n",
-        vigil_cli::client::random_nonce()
-    );
+    let st = vigil_core::Statement::builder(
+        vigil_core::Kind::Alert,
+        "bin.vigil/log",
+        now,
+        &vigil_cli::client::random_nonce(),
+    )
+    .header("severity", "info")
+    .header("title", "hello")
+    .text();
     let ans = c
         .post(
             "/v1/alerts",

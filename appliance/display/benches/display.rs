@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use vigil_core::{ClockState, Entry, Projection, SigningKey, Statement, sig};
+use vigil_core::{ClockState, Entry, Kind, Projection, SigningKey, Statement, sig};
 use vigil_display::st7567::Framebuffer;
 use vigil_display::{Status, Ui, panel, render};
 
@@ -18,34 +18,35 @@ fn main() {
     let key = SigningKey::from_bytes(&[7; 32]);
     let pool: Vec<_> = (0..2000u64)
         .map(|i| {
-            let body = match i % 10 {
-                0..=5 => format!(
-                    "alert/v1\nseverity: {}\ntitle: alert {i}\ntopic: t{}\nkey: k{}\n\nbody {i}\n",
-                    ["info", "warning", "critical"][(i % 3) as usize],
-                    i % 7,
-                    i % 50
-                ),
-                6 => format!(
-                    "alert/v1\nseverity: info\ntitle: resolved {i}\nkey: k{}\nstate: resolved\n",
-                    i % 50
-                ),
-                7 => format!("alert/v1\nseverity: warning\ntitle: once {i}\nttl: 600\n"),
-                8 => format!("ack/v1\nref: {}\n", i / 2),
-                _ => format!(
-                    "silence/v1\nmatch-topic: t{}\nuntil: 1795349600\ncomment: c\n",
-                    i % 7
-                ),
+            let nonce = format!("{i:032x}");
+            let st = |kind| Statement::builder(kind, "o/log", 1, &nonce);
+            let b = match i % 10 {
+                0..=5 => st(Kind::Alert)
+                    .header(
+                        "severity",
+                        ["info", "warning", "critical"][(i % 3) as usize],
+                    )
+                    .header("title", format!("alert {i}"))
+                    .header("topic", format!("t{}", i % 7))
+                    .header("key", format!("k{}", i % 50))
+                    .body(format!("body {i}\n")),
+                6 => st(Kind::Alert)
+                    .header("severity", "info")
+                    .header("title", format!("resolved {i}"))
+                    .header("key", format!("k{}", i % 50))
+                    .header("state", "resolved"),
+                7 => st(Kind::Alert)
+                    .header("severity", "warning")
+                    .header("title", format!("once {i}"))
+                    .header("ttl", 600),
+                8 => st(Kind::Ack).header("ref", i / 2),
+                _ => st(Kind::Silence)
+                    .header("match-topic", format!("t{}", i % 7))
+                    .header("until", 1_795_349_600)
+                    .header("comment", "c"),
             };
-            let (first, rest) = body.split_once('\n').unwrap_or((&body, ""));
-            let text = format!("{first}\nto: o/log\nts: 1\nnonce: {i:032x}\n{rest}");
-            let st = Statement::parse(text.as_bytes()).expect("parses");
-            sig::verify(
-                st,
-                "nas",
-                &key.verifying_key(),
-                sig::sign_raw(text.as_bytes(), &key),
-            )
-            .expect("verifies")
+            let st = b.build().expect("builds");
+            sig::sign(st, "nas", &key).expect("verifies")
         })
         .collect();
     let t = Instant::now();

@@ -7,48 +7,65 @@ use std::path::PathBuf;
 use embedded_graphics::pixelcolor::BinaryColor;
 use embedded_graphics::prelude::*;
 use embedded_graphics_simulator::{OutputSettings, SimulatorDisplay};
-use vigil_core::{ClockState, Entry, Projection, SigningKey, Statement, sig};
+use vigil_core::{ClockState, Entry, Kind, Projection, SigningKey, Statement, sig};
 use vigil_display::render::{truncate, wrap};
 use vigil_display::ui::{ACK_CONFIRM_MS, DIM_AFTER_MS};
 use vigil_display::{Command, Pad, Screen, Status, Ui, panel, render};
 
 const T0: u64 = 1_795_349_600_000;
 
-fn entry(i: u64, received: u64, text: &str) -> Entry {
+/// Entry `i`, signed by `nas`, of a statement of `kind` with these fields and body.
+fn entry(i: u64, received: u64, kind: Kind, fields: &[(&str, &str)], body: &str) -> Entry {
     let key = SigningKey::from_bytes(&[3; 32]);
-    let full = format!(
-        "{}\nto: o/log\nts: 1\nnonce: {i:032x}\n{}",
-        text.lines().next().unwrap_or(""),
-        {
-            let rest: Vec<&str> = text.lines().skip(1).collect();
-            let mut s = rest.join("\n");
-            s.push('\n');
-            s
-        }
-    );
-    let st = Statement::parse(full.as_bytes()).unwrap_or_else(|e| panic!("{e}: {full}"));
-    let v = sig::verify(
-        st,
-        "nas",
-        &key.verifying_key(),
-        sig::sign_raw(full.as_bytes(), &key),
-    )
-    .expect("verifies");
+    let st = fields
+        .iter()
+        .fold(
+            Statement::builder(kind, "o/log", 1, &format!("{i:032x}")),
+            |b, (k, v)| b.header(k, v),
+        )
+        .body(body)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}: {fields:?}"));
+    let v = sig::sign(st, "nas", &key).expect("verifies");
     Entry::new(i, received, ClockState::Synced, &v)
+}
+
+/// An alert entry.
+fn alert(i: u64, received: u64, severity: &str, title: &str, topic: &str, body: &str) -> Entry {
+    let fields = [("severity", severity), ("title", title), ("topic", topic)];
+    entry(i, received, Kind::Alert, &fields, body)
+}
+
+/// An acknowledgement of entry `r`.
+fn ack(i: u64, received: u64, r: &str) -> Entry {
+    entry(i, received, Kind::Ack, &[("ref", r)], "")
 }
 
 fn sample() -> Projection {
     let mut p = Projection::new();
-    p.apply(&entry(
+    p.apply(&alert(
         0,
         T0 - 3_600_000,
-        "alert/v1\nseverity: warning\ntitle: disk 91% on nas\ntopic: disk",
+        "warning",
+        "disk 91% on nas",
+        "disk",
+        "",
     ));
-    p.apply(&entry(1, T0 - 300_000, "alert/v1\nseverity: critical\ntitle: UPS on battery, 12 min left of runtime remaining now\ntopic: power\n\nmains lost at 14:02; load 310 W.\nBattery at 64% and falling. Shut down the NAS before it goes below 20%."));
-    p.apply(&entry(
+    p.apply(&alert(
+        1,
+        T0 - 300_000,
+        "critical",
+        "UPS on battery, 12 min left of runtime remaining now",
+        "power",
+        "mains lost at 14:02; load 310 W.\nBattery at 64% and falling. Shut down the NAS before it goes below 20%.\n",
+    ));
+    p.apply(&alert(
         2,
         T0 - 20_000,
-        "alert/v1\nseverity: info\ntitle: Sicherung läuft ☃ über Nacht\ntopic: backup",
+        "info",
+        "Sicherung läuft ☃ über Nacht",
+        "backup",
+        "",
     ));
     p
 }
@@ -110,7 +127,13 @@ fn golden_screens() {
         &Ui::new(T0).screen(&Projection::new(), &status(), T0),
     );
     let mut fb = Projection::new();
-    fb.apply(&entry(0, T0, "boot/v1\nversion: 0.1.0\nimage: dev"));
+    fb.apply(&entry(
+        0,
+        T0,
+        Kind::Boot,
+        &[("version", "0.1.0"), ("image", "dev")],
+        "",
+    ));
     golden(
         "first-boot",
         &Ui::new(T0).screen(
@@ -179,7 +202,7 @@ fn pads_drive_the_ui_and_hold_acknowledges() {
         Screen::List { .. }
     ));
     // Once the ack is logged, holding again does nothing.
-    p.apply(&entry(3, T0, "ack/v1\nref: 2"));
+    p.apply(&ack(3, T0, "2"));
     assert_eq!(ui.hold_select(&p, T0 + 5000), None);
 }
 
@@ -192,7 +215,7 @@ fn backlight_follows_severity_and_dims_when_idle() {
         (255, 0, 0),
         "unacknowledged critical: red"
     );
-    p.apply(&entry(3, T0, "ack/v1\nref: 1"));
+    p.apply(&ack(3, T0, "1"));
     assert_eq!(
         ui.backlight(&p.counts(T0), T0),
         (255, 110, 0),
@@ -203,7 +226,7 @@ fn backlight_follows_severity_and_dims_when_idle() {
         (255, 110, 0),
         "urgent: never dims"
     );
-    p.apply(&entry(4, T0, "ack/v1\nref: 0"));
+    p.apply(&ack(4, T0, "0"));
     assert_eq!(
         ui.backlight(&p.counts(T0), T0),
         (255, 255, 255),
@@ -267,10 +290,13 @@ fn golden_scrolled_list() {
     let mut p = Projection::new();
     for i in 0..12u64 {
         let sev = ["info", "warning", "critical"][(i % 3) as usize];
-        p.apply(&entry(
+        p.apply(&alert(
             i,
             T0 - 60_000 * (12 - i),
-            &format!("alert/v1\nseverity: {sev}\ntitle: check {i} failed\ntopic: t{i}"),
+            sev,
+            &format!("check {i} failed"),
+            &format!("t{i}"),
+            "",
         ));
     }
     let mut ui = Ui::new(T0);

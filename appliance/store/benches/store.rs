@@ -9,7 +9,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use vigil_core::{ClockState, NoteSigner, SigningKey, Statement, sig};
+use vigil_core::{ClockState, Kind, NoteSigner, SigningKey, Statement, sig};
 use vigil_store::{Store, Submission};
 
 const ORIGIN: &str = "bench.vigil/log";
@@ -19,10 +19,13 @@ fn signer() -> NoteSigner {
 }
 
 fn statement(i: u64) -> String {
-    format!(
-        "alert/v1\nto: {ORIGIN}\nts: 1795349600\nnonce: {i:032x}\nseverity: warning\ntitle: disk {i} almost full\ntopic: disk\nkey: d{}\n\n/dev/sda1  252G  240G  12G  96% /srv\n",
-        i % 100
-    )
+    Statement::builder(Kind::Alert, ORIGIN, 1_795_349_600, &format!("{i:032x}"))
+        .header("severity", "warning")
+        .header("title", format!("disk {i} almost full"))
+        .header("topic", "disk")
+        .header("key", format!("d{}", i % 100))
+        .body("/dev/sda1  252G  240G  12G  96% /srv\n")
+        .text()
 }
 
 /// Signs and verifies `range` on all cores.

@@ -22,6 +22,7 @@ use vigil_core::{
     Checkpoint, ClockState, Denied, Entry, NoteSigner, Statement, TlogProof, Verified,
 };
 
+pub mod backends;
 pub use committer::{AppendError, CommitHook, Committer, MAX_BATCH, QueueFull, Ticket};
 pub use query::{Filter, MAX_LIMIT, Page};
 use tables::*;

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use common::*;
 use vigil_core::merkle::{leaf_hash, verify_consistency};
 use vigil_core::{Checkpoint, Kind, Severity, Statement, TlogProof};
+use vigil_store::backends::{ControlledSync, Syncs};
 use vigil_store::{Committer, Filter, QueueFull, Refused, Store, Submission};
 
 fn open(dir: &tempfile::TempDir) -> Store {
@@ -437,37 +438,6 @@ fn the_gate_sees_earlier_entries_of_the_same_batch() {
     assert_eq!(s.head(), before);
 }
 
-/// A file backend whose syncs wait until the test lets them go, saying when one starts.
-#[derive(Debug)]
-struct HeldSync {
-    inner: redb::backends::FileBackend,
-    started: Mutex<std::sync::mpsc::Sender<()>>,
-    release: Mutex<std::sync::mpsc::Receiver<()>>,
-    hold: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl redb::StorageBackend for HeldSync {
-    fn len(&self) -> std::io::Result<u64> {
-        self.inner.len()
-    }
-    fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
-        self.inner.read(offset, out)
-    }
-    fn set_len(&self, len: u64) -> std::io::Result<()> {
-        self.inner.set_len(len)
-    }
-    fn sync_data(&self) -> std::io::Result<()> {
-        if self.hold.load(std::sync::atomic::Ordering::SeqCst) {
-            let _ = self.started.lock().expect("lock").send(());
-            let _ = self.release.lock().expect("lock").recv();
-        }
-        self.inner.sync_data()
-    }
-    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
-        self.inner.write(offset, data)
-    }
-}
-
 /// Given a batch whose sync is in progress, when a reader asks for the head (the checkpoint
 /// endpoint, the display), then it gets the last durable head at once instead of waiting for
 /// the sync, and the new head only once the batch is durable. (redb's own read transactions do
@@ -482,29 +452,23 @@ fn the_head_does_not_wait_for_a_sync_in_progress() {
         .truncate(false)
         .open(dir.path().join("log.redb"))
         .expect("file");
-    let (started_tx, started) = std::sync::mpsc::channel();
-    let (release, release_rx) = std::sync::mpsc::channel();
-    let hold = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let backend = HeldSync {
-        inner: redb::backends::FileBackend::new(file).expect("backend"),
-        started: Mutex::new(started_tx),
-        release: Mutex::new(release_rx),
-        hold: hold.clone(),
-    };
+    let syncs = Syncs::plain();
+    let backend = ControlledSync::new(file, syncs.clone()).expect("backend");
     let s = Arc::new(Store::open_with_backend(backend, log_signer()).expect("opens"));
     s.append_batch(vec![alert(1, "nas", 1)])
         .expect("first batch");
     let before = s.head();
     assert_eq!(before.size, 1);
     // Hold every later sync.
-    hold.store(true, std::sync::atomic::Ordering::SeqCst);
+    syncs.hold();
     let writer = {
         let s = s.clone();
         std::thread::spawn(move || s.append_batch(vec![alert(2, "nas", 1)]))
     };
-    started
-        .recv_timeout(std::time::Duration::from_secs(30))
-        .expect("the second batch reached its sync");
+    assert!(
+        syncs.wait_held(std::time::Duration::from_secs(30)),
+        "the second batch reached its sync"
+    );
     let (tx, rx) = std::sync::mpsc::channel();
     {
         let s = s.clone();
@@ -516,8 +480,7 @@ fn the_head_does_not_wait_for_a_sync_in_progress() {
         .recv_timeout(std::time::Duration::from_secs(10))
         .expect("the head was read while the sync was held (it must not wait for the writer)");
     assert_eq!(head, before, "the head is the last durable one");
-    hold.store(false, std::sync::atomic::Ordering::SeqCst);
-    release.send(()).expect("release");
+    syncs.release();
     writer.join().expect("writer").expect("second batch");
     assert_eq!(s.head().size, 2, "published once durable");
 }

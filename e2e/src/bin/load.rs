@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use vigil_cli::client::{self, Client};
 use vigil_core::SigningKey;
-use vigil_e2e::backend::Syncs;
 use vigil_e2e::{test_key, write_key};
+use vigil_store::backends::Syncs;
 
 const ORIGIN: &str = "load.vigil/log";
 const SOURCE: &str = "load";
@@ -198,7 +198,8 @@ fn ms(d: Duration) -> f64 {
 fn raw_verify_rate(budget: Duration) -> f64 {
     use ed25519_dalek::Signer as _;
     let key = SigningKey::from_bytes(&[7; 32]);
-    let msg = b"alert/v1\nto: load.vigil/log\nts: 1\nnonce: 00000000000000000000000000000000\n";
+    // Any bytes do: the rate of `verify_strict` hardly depends on a short message's content.
+    let msg = b"the raw verify rate";
     let sig = key.sign(msg);
     let vk = key.verifying_key();
     let start = Instant::now();
@@ -289,12 +290,14 @@ impl Gen {
     fn statement(&mut self, key: Option<u64>) -> Signed {
         self.next += 1;
         let ts = vigil_e2e::now_secs();
-        let dedup = key.map(|k| format!("key: k{k}\n")).unwrap_or_default();
-        let text = format!(
-            "alert/v1\nto: {ORIGIN}\nts: {ts}\nnonce: {}{:016x}\nseverity: warning\n\
-             title: load {}\ntopic: load\n{dedup}\nbody of alert {}\n",
-            self.run, self.next, self.next, self.next
-        );
+        let nonce = format!("{}{:016x}", self.run, self.next);
+        let text = vigil_core::Statement::builder(vigil_core::Kind::Alert, ORIGIN, ts, &nonce)
+            .header("severity", "warning")
+            .header("title", format!("load {}", self.next))
+            .header("topic", "load")
+            .header_opt("key", key.map(|k| format!("k{k}")))
+            .body(format!("body of alert {}\n", self.next))
+            .text();
         let h = client::statement_headers(text.as_bytes(), SOURCE, &self.key);
         (text.into_bytes(), h)
     }
@@ -623,7 +626,7 @@ impl InProcess {
             hat: vigil_display::hat::HatConfig::default(),
         };
         let syncs = Syncs::slow(delay);
-        let open = vigil_e2e::backend::open_log(syncs.clone());
+        let open = vigil_e2e::open_log(syncs.clone());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

@@ -1,7 +1,7 @@
 //! Shared helpers: fixed dev keys and statement builders.
 #![allow(dead_code)]
 
-use vigil_core::{ClockState, NoteSigner, SigningKey, Statement, sig};
+use vigil_core::{ClockState, Kind, NoteSigner, SigningKey, Statement, sig};
 use vigil_store::Submission;
 
 pub const ORIGIN: &str = "test.vigil/log";
@@ -15,20 +15,17 @@ pub fn source_key(n: u8) -> SigningKey {
 }
 
 pub fn alert_text(nonce: u64, severity: &str, topic: &str, title: &str) -> String {
-    format!(
-        "alert/v1\nto: {ORIGIN}\nts: 1795349600\nnonce: {nonce:032x}\nseverity: {severity}\ntitle: {title}\ntopic: {topic}\n\nbody {nonce}\n"
-    )
+    Statement::builder(Kind::Alert, ORIGIN, 1_795_349_600, &format!("{nonce:032x}"))
+        .header("severity", severity)
+        .header("title", title)
+        .header("topic", topic)
+        .body(format!("body {nonce}\n"))
+        .text()
 }
 
 pub fn submit_text(text: &str, signer: &str, key: &SigningKey, received_ms: u64) -> Submission {
     let st = Statement::parse(text.as_bytes()).expect("test statement parses");
-    let v = sig::verify(
-        st,
-        signer,
-        &key.verifying_key(),
-        sig::sign_raw(text.as_bytes(), key),
-    )
-    .expect("verifies");
+    let v = sig::sign(st, signer, key).expect("verifies");
     Submission {
         verified: v,
         received_ms,

@@ -1,5 +1,6 @@
-//! A file backend for the log whose syncs a test or benchmark controls: each can take longer (a
-//! model of an SD card), is counted, and can be held until released (to make a race certain).
+//! Storage backends for tests and benchmarks (redb ships an in-memory one for the same reason):
+//! a file whose syncs a test controls — each can take longer (a model of an SD card), is
+//! counted, and can be held until released (to make a race with the writer certain).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -94,6 +95,20 @@ pub struct ControlledSync {
     syncs: Arc<Syncs>,
 }
 
+impl ControlledSync {
+    /// `file`, its syncs under `syncs`' control.
+    pub fn new(
+        file: std::fs::File,
+        syncs: Arc<Syncs>,
+    ) -> Result<ControlledSync, crate::StoreError> {
+        Ok(ControlledSync {
+            inner: redb::backends::FileBackend::new(file)
+                .map_err(|e| crate::StoreError::Db(e.into()))?,
+            syncs,
+        })
+    }
+}
+
 impl redb::StorageBackend for ControlledSync {
     fn len(&self) -> std::io::Result<u64> {
         self.inner.len()
@@ -111,27 +126,4 @@ impl redb::StorageBackend for ControlledSync {
     fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
         self.inner.write(offset, data)
     }
-}
-
-/// How vigild opens its log on a [`ControlledSync`] (for `Daemon::start_with_log`).
-pub fn open_log(syncs: Arc<Syncs>) -> vigild::OpenLog {
-    Box::new(move |path, signer| {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| vigil_store::StoreError::Db(redb::Error::Io(e)))?;
-        crate::set_mode(path, 0o600);
-        let inner = redb::backends::FileBackend::new(file)
-            .map_err(|e| vigil_store::StoreError::Db(e.into()))?;
-        vigil_store::Store::open_with_backend(
-            ControlledSync {
-                inner,
-                syncs: syncs.clone(),
-            },
-            signer,
-        )
-    })
 }
