@@ -271,16 +271,9 @@ impl Appliance {
 
     /// Verifies a receipt JSON against the log's vkey; returns its index.
     pub fn verify_receipt(&self, body: &[u8]) -> u64 {
-        let v: serde_json::Value = serde_json::from_slice(body).expect("receipt JSON");
-        let index = v["index"].as_u64().expect("index");
-        use base64::Engine as _;
-        let leaf: [u8; 32] = base64::engine::general_purpose::STANDARD
-            .decode(v["entry_hash"].as_str().expect("entry_hash"))
-            .expect("b64")
-            .try_into()
-            .expect("32 bytes");
-        let proof = vigil_core::TlogProof::parse(v["proof"].as_str().expect("proof"))
-            .expect("tlog-proof parses");
+        let r: vigil_core::wire::Receipt = serde_json::from_slice(body).expect("receipt JSON");
+        let (index, leaf) = (r.index, r.leaf().expect("entry_hash is base64 of 32 bytes"));
+        let proof = vigil_core::TlogProof::parse(&r.proof).expect("tlog-proof parses");
         assert_eq!(proof.index, index);
         proof
             .verify(&leaf, &self.verifier())

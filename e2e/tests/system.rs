@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use vigil_core::merkle::verify_consistency;
+use vigil_core::wire::EntriesPage;
 use vigil_core::{Checkpoint, Kind, MemoryTree};
 use vigil_e2e::{ADMIN, AUDITOR, Appliance, ORIGIN, Options, SOURCE, test_key};
 
@@ -133,32 +134,21 @@ fn restart_keeps_log_checkpoints_and_replay_protection() {
 fn start_up_logs_provisioning_policy_and_boot() {
     let a = Appliance::start();
     let ans = a.read("/v1/log/entries?limit=1000", AUDITOR);
-    let v: serde_json::Value = serde_json::from_slice(&ans.body).expect("json");
-    let kinds: Vec<&str> = v["entries"]
-        .as_array()
-        .expect("entries")
-        .iter()
-        .map(|e| e["kind"].as_str().expect("kind"))
-        .collect();
+    let page: EntriesPage = serde_json::from_slice(&ans.body).expect("json");
+    let kinds: Vec<&str> = page.entries.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds.iter().filter(|k| **k == "key-enroll").count(), 4);
     assert_eq!(kinds.iter().filter(|k| **k == "policy").count(), 1);
     assert_eq!(kinds.last(), Some(&"boot"));
-    assert!(
-        v["entries"]
-            .as_array()
-            .expect("entries")
-            .iter()
-            .all(|e| e["signer"] == "device")
-    );
-    assert_eq!(v["next"], serde_json::Value::Null);
+    assert!(page.entries.iter().all(|e| e.signer == "device"));
+    assert_eq!(page.next, None);
     // Filters work over the API.
     let ans = a.read(
         &format!("/v1/log/entries?kind={}", Kind::Boot.name()),
         AUDITOR,
     );
-    let v: serde_json::Value = serde_json::from_slice(&ans.body).expect("json");
-    assert_eq!(v["entries"].as_array().expect("entries").len(), 1);
-    assert_eq!(v["entries"][0]["headers"]["image"], "e2e");
+    let page: EntriesPage = serde_json::from_slice(&ans.body).expect("json");
+    assert_eq!(page.entries.len(), 1);
+    assert_eq!(page.entries[0].headers["image"], "e2e");
 }
 
 #[test]

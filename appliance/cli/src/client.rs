@@ -50,11 +50,9 @@ impl Answer {
     }
     /// The stable error code of a JSON error body.
     pub fn error_code(&self) -> Option<String> {
-        serde_json::from_slice::<serde_json::Value>(&self.body)
-            .ok()?
-            .get("error")?
-            .as_str()
-            .map(str::to_owned)
+        serde_json::from_slice::<vigil_core::wire::ErrorBody>(&self.body)
+            .ok()
+            .map(|e| e.error)
     }
 }
 

@@ -3,6 +3,8 @@
 pub mod audit;
 pub mod client;
 pub mod config;
+pub mod exit;
+pub mod time;
 pub mod trust;
 
 pub use client::{Answer, Client, ClientError};

@@ -22,8 +22,13 @@ impl Home {
     }
     /// Runs `vigil` with no TTY, its config in this home.
     fn vigil(&self, args: &[&str]) -> Output {
+        self.vigil_env(args, &[])
+    }
+    /// The same with extra environment variables.
+    fn vigil_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_vigil"))
             .args(args)
+            .envs(env.iter().copied())
             .env("VIGIL_HOME", self.path().join("config"))
             .env_remove("VIGIL_URL")
             .env_remove("VIGIL_IDENTITY")
@@ -580,4 +585,98 @@ fn audit_refuses_a_rolled_back_log_and_a_fork() {
     let o = audit(&h, &a, &aud);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("forked"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn entries_take_and_show_times_for_people() {
+    let a = Appliance::start();
+    let h = trusted(&a);
+    let aud = key_file(&h, &a, AUDITOR).display().to_string();
+    let now = a.clock_ms();
+    // One alert received three hours ago, one now (the appliance's clock moved for the first).
+    a.clock.set_ms(now - 3 * 3_600_000);
+    assert_eq!(
+        a.post_signed(
+            "/v1/alerts",
+            &a.alert("info", "x", "three hours ago"),
+            SOURCE
+        )
+        .status,
+        201
+    );
+    a.clock.set_ms(now);
+    assert_eq!(
+        a.post_signed("/v1/alerts", &a.alert("info", "x", "just now"), SOURCE)
+            .status,
+        201
+    );
+    let entries = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec!["-i", aud.as_str(), "log", "entries", "--kind", "alert"];
+        args.extend_from_slice(extra);
+        ok(&h.vigil_env(&args, env))
+    };
+    let out = entries(&["--since", "1h", "--utc"], &[]);
+    assert!(
+        out.contains("just now") && !out.contains("three hours ago"),
+        "{out}"
+    );
+    let stamp = out.split_whitespace().nth(1).expect("a time column");
+    assert!(
+        stamp.len() == 20 && stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T',
+        "RFC 3339 in UTC: {out}"
+    );
+    let out = entries(&["--until", "2h"], &[("TZ", "Asia/Kolkata")]);
+    assert!(
+        out.contains("three hours ago") && !out.contains("just now"),
+        "{out}"
+    );
+    assert!(
+        out.contains("+05:30  alert"),
+        "local time with its offset: {out}"
+    );
+    // RFC 3339 with an offset; the bound is the same instant however it is written.
+    let cut = vigil_cli::time::format_time(now - 3_600_000, true);
+    let cut_local = vigil_cli::time::format_time(now - 3_600_000, false);
+    for since in [cut.as_str(), cut_local.as_str()] {
+        let out = entries(&["--since", since], &[]);
+        assert!(
+            out.contains("just now") && !out.contains("three hours ago"),
+            "{since}: {out}"
+        );
+    }
+    // JSON keeps unix milliseconds.
+    let out = entries(&["--since", "1h", "--json"], &[]);
+    let e: vigil_core::wire::EntryView =
+        serde_json::from_str(out.lines().next().expect("a line")).expect("json");
+    assert_eq!(e.received, now);
+    // Unix milliseconds and nonsense are usage errors that name the forms.
+    for bad in ["1795340000000", "yesterday"] {
+        let o = h.vigil(&["-i", &aud, "log", "entries", "--since", bad]);
+        assert_eq!(o.status.code(), Some(2), "{bad}");
+        assert!(text(&o.stderr).contains("RFC 3339"), "{}", text(&o.stderr));
+    }
+}
+
+#[test]
+fn a_title_cannot_smuggle_a_header_into_the_statement() {
+    let a = Appliance::start();
+    let h = trusted(&a);
+    let src = key_file(&h, &a, SOURCE).display().to_string();
+    let before = a.log_size();
+    let o = h.vigil(&[
+        "-i",
+        &src,
+        "alert",
+        "--severity",
+        "info",
+        "--title",
+        "x\nttl: 5",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("control character"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(a.log_size(), before, "nothing sent");
 }

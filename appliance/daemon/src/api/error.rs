@@ -4,8 +4,8 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use vigil_core::Denied;
+use vigil_core::wire::ErrorBody;
 use vigil_store::StoreError;
 
 /// Every error code the daemon answers with (docs/api.md, "Error codes").
@@ -216,17 +216,11 @@ impl From<&Denied> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    detail: &'a str,
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::to_string(&ErrorBody {
-            error: self.code.as_str(),
-            detail: &self.detail,
+            error: self.code.as_str().to_owned(),
+            detail: self.detail,
         })
         .unwrap_or_default();
         let mut r = (

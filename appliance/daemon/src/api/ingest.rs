@@ -9,10 +9,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use serde::Serialize;
 use vigil_core::registry::Denied;
 use vigil_core::sig::{self, SigError, Signature, SshSignature};
 use vigil_core::statement::{Content, Kind, MAX_STATEMENT_BYTES, Role, Statement};
+use vigil_core::wire::Receipt;
 use vigil_core::{ClockState, Entry, Verified};
 use vigil_store::{AppendError, QueueFull, Refused, Submission};
 
@@ -42,13 +42,6 @@ pub(super) async fn post_alert(State(s): State<Arc<AppState>>, req: Request) -> 
 
 pub(super) async fn post_admin(State(s): State<Arc<AppState>>, req: Request) -> Response {
     submit(s, req, Endpoint::Admin).await
-}
-
-#[derive(Serialize)]
-struct Receipt {
-    index: u64,
-    entry_hash: String,
-    proof: String,
 }
 
 async fn submit(s: Arc<AppState>, req: Request, ep: Endpoint) -> Response {
@@ -193,16 +186,6 @@ async fn ingest(s: &Arc<AppState>, req: Request, ep: Endpoint) -> ApiResult<(Sta
         // Made inside the batch's transaction: no read that waits for the next commit.
         Some(proof) => Ok((status, Receipt::new(appended.index, appended.leaf, &proof))),
         None => receipt(s, appended.index, appended.leaf).map(|r| (status, r)),
-    }
-}
-
-impl Receipt {
-    fn new(index: u64, leaf: vigil_core::Hash, proof: &vigil_core::TlogProof) -> Receipt {
-        Receipt {
-            index,
-            entry_hash: STANDARD.encode(leaf),
-            proof: proof.to_text(),
-        }
     }
 }
 

@@ -10,9 +10,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use serde::Serialize;
-use vigil_core::Entry;
 use vigil_core::statement::{Kind, Severity};
+use vigil_core::wire::{EntriesPage, EntryView};
 use vigil_store::Filter;
 
 use super::error::{ApiError, Code, internal, malformed};
@@ -105,39 +104,6 @@ pub(super) async fn entry_raw(
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
-#[derive(Serialize)]
-struct EntryJson {
-    index: u64,
-    received: u64,
-    clock: &'static str,
-    kind: &'static str,
-    signer: String,
-    headers: BTreeMap<String, String>,
-    body: String,
-    entry_hash: String,
-}
-
-impl From<&Entry> for EntryJson {
-    fn from(e: &Entry) -> Self {
-        EntryJson {
-            index: e.index(),
-            received: e.received_ms(),
-            clock: e.clock().name(),
-            kind: e.kind().name(),
-            signer: e.signer().to_owned(),
-            headers: e.statement().headers().iter().cloned().collect(),
-            body: e.statement().body().to_owned(),
-            entry_hash: STANDARD.encode(e.leaf_hash()),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct EntriesJson {
-    entries: Vec<EntryJson>,
-    next: Option<u64>,
-}
-
 pub(super) async fn entries(State(s): State<Arc<AppState>>, req: Request) -> ApiResult<Response> {
     let q = query(&req)?;
     authorize_read(&s, req).await?;
@@ -176,8 +142,8 @@ pub(super) async fn entries(State(s): State<Arc<AppState>>, req: Request) -> Api
         until_ms: num("until")?,
     };
     let page = s.store.query(&filter).map_err(|e| internal(&e))?;
-    let body = EntriesJson {
-        entries: page.entries.iter().map(EntryJson::from).collect(),
+    let body = EntriesPage {
+        entries: page.entries.iter().map(EntryView::from).collect(),
         next: page.next,
     };
     Ok(axum::Json(body).into_response())
