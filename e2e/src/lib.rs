@@ -132,9 +132,13 @@ impl Appliance {
             Some(syncs) => open_log(syncs.clone()),
             None => Box::new(vigil_store::Store::open),
         };
+        let settings = self.settings();
         let d = self
             .rt
-            .block_on(vigild::Daemon::start_with_log(self.settings(), clock, open))
+            .block_on(async {
+                let listeners = vigild::Listeners::bind(&settings).await?;
+                vigild::Daemon::start_with_log(settings, clock, listeners, open).await
+            })
             .expect("daemon starts");
         self.client = Client::new(&format!("https://{}", d.addr), &d.ca_pem).expect("client");
         self.daemon = Some(d);

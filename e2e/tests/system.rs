@@ -163,7 +163,11 @@ fn a_changed_provisioning_key_refuses_the_start() {
     );
     let clock: Arc<dyn vigild::clock::Clock> = a.clock.clone();
     let err = a
-        .block_on(vigild::Daemon::start(a.settings(), clock))
+        .block_on(async {
+            let settings = a.settings();
+            let listeners = vigild::Listeners::bind(&settings).await?;
+            vigild::Daemon::start(settings, clock, listeners).await
+        })
         .expect_err("must refuse");
     let msg = err.to_string();
     assert!(
@@ -185,7 +189,11 @@ fn a_changed_provisioning_key_refuses_the_start() {
     .expect("write");
     let clock: Arc<dyn vigild::clock::Clock> = a.clock.clone();
     let err = a
-        .block_on(vigild::Daemon::start(a.settings(), clock))
+        .block_on(async {
+            let settings = a.settings();
+            let listeners = vigild::Listeners::bind(&settings).await?;
+            vigild::Daemon::start(settings, clock, listeners).await
+        })
         .expect_err("must refuse");
     assert!(
         err.to_string().contains("policy.toml") && err.to_string().contains("line 2"),

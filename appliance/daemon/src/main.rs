@@ -6,7 +6,7 @@ use std::sync::Arc;
 use clap::Parser as _;
 use vigild::clock::SystemClock;
 use vigild::config::{Args, Settings};
-use vigild::{Daemon, logging};
+use vigild::{Daemon, Listeners, logging};
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -33,7 +33,11 @@ fn main() -> ExitCode {
     };
     rt.block_on(async move {
         let clock = Arc::new(SystemClock::new(settings.clock));
-        let daemon = match Daemon::start(settings.clone(), clock).await {
+        let started = match Listeners::bind(&settings).await {
+            Ok(listeners) => Daemon::start(settings.clone(), clock, listeners).await,
+            Err(e) => Err(e),
+        };
+        let daemon = match started {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(error = %e, "refusing to start");

@@ -636,7 +636,10 @@ impl InProcess {
             vigild::clock::ClockMode::AssumeSynced,
         ));
         let daemon = rt
-            .block_on(vigild::Daemon::start_with_log(settings, clock, open))
+            .block_on(async {
+                let listeners = vigild::Listeners::bind(&settings).await?;
+                vigild::Daemon::start_with_log(settings, clock, listeners, open).await
+            })
             .expect("daemon starts");
         let url = format!("https://{}", daemon.addr);
         let at = syncs.count();

@@ -1,0 +1,149 @@
+//! What runs beside the server: certificate renewal, the coalesced redraw, the touch pads and
+//! the pruning of rate-limiter state. Each stops when the shutdown signal is sent.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::state::{AppState, device_statement};
+use crate::tls;
+
+/// The display is redrawn at most this often while alerts arrive (a few frames a second is
+/// all an LCD reader sees; every redraw costs a render, a PNG and a file).
+pub const REDRAW_MIN_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Resolves once the shutdown signal is sent.
+pub(crate) async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Leaf renewal every 12 hours, swapped in without touching open connections.
+pub(crate) fn renewal(
+    ca: tls::Ca,
+    resolver: Arc<tls::Resolver>,
+    names: Vec<String>,
+    ips: Vec<std::net::IpAddr>,
+    rx: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(tls::RENEW_EVERY);
+        tick.tick().await;
+        let stop = stopped(rx);
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => match ca.issue_leaf(&names, &ips) {
+                    Ok(k) => { resolver.replace(k); tracing::info!("renewed the TLS certificate"); }
+                    Err(e) => tracing::error!(error = %e, "TLS certificate renewal failed; the current one stays"),
+                },
+                () = &mut stop => break,
+            }
+        }
+    })
+}
+
+/// Redraws when the log changed, at most every [`REDRAW_MIN_INTERVAL`] (commits in between
+/// coalesce into one redraw), and once a second (clock, expiries, silences ending). The redraw
+/// runs on a blocking thread: the file and the HAT's bus never stall the workers.
+pub(crate) fn redraw(
+    st: Arc<AppState>,
+    changed: Arc<tokio::sync::Notify>,
+    rx: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let stop = stopped(rx);
+        tokio::pin!(stop);
+        let mut last: Option<tokio::time::Instant> = None;
+        loop {
+            if let Some(t) = last {
+                tokio::select! {
+                    () = tokio::time::sleep_until(t + REDRAW_MIN_INTERVAL) => {}
+                    () = &mut stop => break,
+                }
+            }
+            last = Some(tokio::time::Instant::now());
+            let s = st.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                let head = s.store.head();
+                s.display
+                    .set_head(head.size, &head.root, s.store.writable().err());
+                if s.display.refresh(s.clock.now_ms()) {
+                    s.metrics.redrawn();
+                }
+            })
+            .await;
+            tokio::select! {
+                () = changed.notified() => {}
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                () = &mut stop => break,
+            }
+        }
+    })
+}
+
+/// Polls the touch pads every 20 ms; a held select acknowledges (a device-signed `ack/v1`).
+#[cfg(feature = "hw")]
+pub(crate) fn touch(st: Arc<AppState>, rx: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut pads = vigil_display::cap1166::Pads::default();
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        let stop = stopped(rx);
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Some(vigil_display::Command::Ack(index)) = st.display.poll_pads(&mut pads, st.clock.now_ms()) {
+                        button_ack(&st, index);
+                    }
+                }
+                () = &mut stop => break,
+            }
+        }
+    })
+}
+
+/// Prunes the rate limiters' per-address and per-key state every minute.
+pub(crate) fn pruning(st: Arc<AppState>, rx: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let stop = stopped(rx);
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => { st.auth_failures.prune(); st.sources.prune(); }
+                () = &mut stop => break,
+            }
+        }
+    })
+}
+
+/// Logs a device-signed `ack/v1` for a touch-pad acknowledgement.
+pub fn button_ack(st: &AppState, index: u64) {
+    let v = device_statement(
+        &st.device_key,
+        &st.origin,
+        st.clock.now_secs(),
+        vigil_core::Kind::Ack,
+        &[("ref", &index.to_string()), ("comment", "touch pad")],
+        "",
+    );
+    match v {
+        Ok(v) => {
+            let sub = vigil_store::Submission {
+                verified: v,
+                received_ms: st.clock.now_ms(),
+                clock: if st.clock.synced() {
+                    vigil_core::ClockState::Synced
+                } else {
+                    vigil_core::ClockState::Unsynced
+                },
+            };
+            if st.committer.submit(sub).is_err() {
+                tracing::warn!("touch-pad acknowledgement dropped: ingest queue full");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "cannot build the touch-pad acknowledgement"),
+    }
+}
