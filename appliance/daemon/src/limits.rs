@@ -7,11 +7,12 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::ConnectInfo;
-use governor::clock::{Clock as _, MonotonicClock};
+use governor::clock::{Clock, MonotonicClock, Reference as _};
 use governor::middleware::NoOpMiddleware;
+use governor::nanos::Nanos;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
@@ -19,12 +20,14 @@ use tower_governor::GovernorError;
 use tower_governor::key_extractor::KeyExtractor;
 use vigil_core::Policy;
 
-// The limiters below run on the monotonic clock (`Instant`, a vDSO read on Linux), created
-// once: governor's default clock (quanta) probes CPUID whenever one is made, which a virtual
-// machine traps, and it was being made on every request.
-type KeyedLimiter<K> =
-    RateLimiter<K, DefaultKeyedStateStore<K>, MonotonicClock, NoOpMiddleware<Instant>>;
-type DirectLimiter = RateLimiter<NotKeyed, InMemoryState, MonotonicClock, NoOpMiddleware<Instant>>;
+// The limiters below run on an injected clock: the monotonic clock (`Instant`, a vDSO read on
+// Linux) in the daemon — governor's default clock (quanta) probes CPUID whenever one is made,
+// which a virtual machine traps, and it was being made on every request — and governor's fake
+// clock in tests, which move time instead of sleeping.
+type KeyedLimiter<K, C> =
+    RateLimiter<K, DefaultKeyedStateStore<K>, C, NoOpMiddleware<<C as Clock>::Instant>>;
+type DirectLimiter<C> =
+    RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<<C as Clock>::Instant>>;
 
 /// The rate-limiting key of a client: its IPv4 address, or its IPv6 /64.
 pub fn client_key(ip: IpAddr) -> IpAddr {
@@ -73,59 +76,66 @@ pub const MAX_TRACKED: usize = 65_536;
 
 /// Authentication failures per client.
 #[derive(Debug)]
-pub struct AuthFailures {
-    limiter: KeyedLimiter<IpAddr>,
-    blocked: Mutex<HashMap<IpAddr, Instant>>,
+pub struct AuthFailures<C: Clock = MonotonicClock> {
+    clock: C,
+    limiter: KeyedLimiter<IpAddr, C>,
+    blocked: Mutex<HashMap<IpAddr, C::Instant>>,
 }
 
 impl AuthFailures {
-    /// From the policy's limits.
+    /// From the policy's limits, on the monotonic clock.
     pub fn new(policy: &Policy) -> Self {
+        AuthFailures::with_clock(policy, MonotonicClock)
+    }
+}
+
+impl<C: Clock + Clone> AuthFailures<C> {
+    /// From the policy's limits, on `clock`.
+    pub fn with_clock(policy: &Policy, clock: C) -> Self {
         let l = &policy.limits;
+        let q = quota(
+            l.auth_fail_burst,
+            l.auth_fail_per_minute,
+            Duration::from_secs(60),
+        );
         AuthFailures {
-            limiter: RateLimiter::dashmap_with_clock(
-                quota(
-                    l.auth_fail_burst,
-                    l.auth_fail_per_minute,
-                    Duration::from_secs(60),
-                ),
-                MonotonicClock,
-            ),
+            limiter: RateLimiter::dashmap_with_clock(q, clock.clone()),
+            clock,
             blocked: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn blocked_map(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, C::Instant>> {
+        self.blocked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// If the client is over its failure budget: how long until it may try again.
     pub fn blocked(&self, ip: IpAddr) -> Option<Duration> {
         let key = client_key(ip);
-        let mut b = self
-            .blocked
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut b = self.blocked_map();
         let until = *b.get(&key)?;
-        let now = Instant::now();
+        let now = self.clock.now();
         if until <= now {
             b.remove(&key);
             return None;
         }
-        Some(until - now)
+        Some(until.duration_since(now).into())
     }
 
     /// Records a failure; past the burst the client is blocked until a token refills.
     pub fn record(&self, ip: IpAddr) {
         let key = client_key(ip);
         if let Err(not_until) = self.limiter.check_key(&key) {
-            let wait = not_until.wait_time_from(MonotonicClock.now());
-            let mut b = self
-                .blocked
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let now = self.clock.now();
+            let until = now + Nanos::from(not_until.wait_time_from(now));
+            let mut b = self.blocked_map();
             if b.len() >= MAX_TRACKED {
-                let now = Instant::now();
                 b.retain(|_, t| *t > now);
             }
             if b.len() < MAX_TRACKED {
-                b.insert(key, Instant::now() + wait);
+                b.insert(key, until);
             }
         }
     }
@@ -133,24 +143,29 @@ impl AuthFailures {
     /// Drops stale state (called periodically).
     pub fn prune(&self) {
         self.limiter.retain_recent();
-        let now = Instant::now();
-        self.blocked
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .retain(|_, t| *t > now);
+        let now = self.clock.now();
+        self.blocked_map().retain(|_, t| *t > now);
     }
 }
 
 /// Per-source statement rates: the policy's default for most, own limiters for overrides.
 #[derive(Debug)]
-pub struct SourceLimits {
-    default: KeyedLimiter<String>,
-    overrides: HashMap<String, DirectLimiter>,
+pub struct SourceLimits<C: Clock = MonotonicClock> {
+    clock: C,
+    default: KeyedLimiter<String, C>,
+    overrides: HashMap<String, DirectLimiter<C>>,
 }
 
 impl SourceLimits {
-    /// From the policy.
+    /// From the policy, on the monotonic clock.
     pub fn new(policy: &Policy) -> Self {
+        SourceLimits::with_clock(policy, MonotonicClock)
+    }
+}
+
+impl<C: Clock + Clone> SourceLimits<C> {
+    /// From the policy, on `clock`.
+    pub fn with_clock(policy: &Policy, clock: C) -> Self {
         let l = &policy.limits;
         let minute = Duration::from_secs(60);
         let overrides = policy
@@ -161,22 +176,23 @@ impl SourceLimits {
                 let (burst, per) = policy.rate(name);
                 (
                     name.clone(),
-                    RateLimiter::direct_with_clock(quota(burst, per, minute), MonotonicClock),
+                    RateLimiter::direct_with_clock(quota(burst, per, minute), clock.clone()),
                 )
             })
             .collect();
         SourceLimits {
             default: RateLimiter::dashmap_with_clock(
                 quota(l.source_burst, l.source_per_minute, minute),
-                MonotonicClock,
+                clock.clone(),
             ),
             overrides,
+            clock,
         }
     }
 
     /// Takes one token for `source`; on refusal, how long to wait.
     pub fn check(&self, source: &str) -> Result<(), Duration> {
-        let now = MonotonicClock.now();
+        let now = self.clock.now();
         let r = match self.overrides.get(source) {
             Some(l) => l.check(),
             None => self.default.check_key(&source.to_owned()),
@@ -198,6 +214,7 @@ pub fn retry_after_secs(d: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use governor::clock::FakeRelativeClock;
 
     #[test]
     fn ipv6_is_grouped_by_64_and_mapped_v4_unwrapped() {
@@ -214,38 +231,61 @@ mod tests {
     }
 
     #[test]
-    fn failures_block_after_the_burst() {
+    fn failures_block_after_the_burst_until_a_token_refills() {
         let mut p = Policy::default_policy();
-        p.limits.auth_fail_burst = 3;
-        let f = AuthFailures::new(&p);
+        (p.limits.auth_fail_burst, p.limits.auth_fail_per_minute) = (3, 6);
+        let clock = FakeRelativeClock::default();
+        let f = AuthFailures::with_clock(&p, clock.clone());
         let ip: IpAddr = "192.0.2.1".parse().expect("ip");
         for _ in 0..3 {
-            assert!(f.blocked(ip).is_none());
+            assert_eq!(f.blocked(ip), None);
             f.record(ip);
         }
-        assert!(f.blocked(ip).is_none(), "the burst itself is allowed");
+        assert_eq!(f.blocked(ip), None, "the burst itself is allowed");
         f.record(ip);
-        let wait = f.blocked(ip).expect("blocked after the burst");
-        assert!(
-            wait <= Duration::from_secs(60) && wait > Duration::from_secs(50),
-            "{wait:?}"
-        );
-        assert!(
-            f.blocked("192.0.2.2".parse().expect("ip")).is_none(),
+        // Six a minute: one token every 10 s.
+        assert_eq!(f.blocked(ip), Some(Duration::from_secs(10)));
+        assert_eq!(
+            f.blocked("192.0.2.2".parse().expect("ip")),
+            None,
             "other clients unaffected"
         );
+        clock.advance(Duration::from_secs(4));
+        assert_eq!(f.blocked(ip), Some(Duration::from_secs(6)));
+        clock.advance(Duration::from_secs(6));
+        assert_eq!(f.blocked(ip), None, "a token refilled");
+        f.record(ip);
+        assert_eq!(f.blocked(ip), None, "one more failure is within it");
+        f.record(ip);
+        assert_eq!(
+            f.blocked(ip),
+            Some(Duration::from_secs(10)),
+            "and the next is not"
+        );
+        clock.advance(Duration::from_secs(3600));
+        f.prune();
+        assert_eq!(f.blocked(ip), None);
     }
 
     #[test]
-    fn source_overrides() {
+    fn sources_refill_at_their_rate_and_overrides_have_their_own() {
         let p = Policy::parse("[sources.\"web01\"]\nburst = 2\nper_minute = 1\n").expect("policy");
-        let s = SourceLimits::new(&p);
-        assert!(s.check("web01").is_ok() && s.check("web01").is_ok());
-        assert!(s.check("web01").is_err());
+        let clock = FakeRelativeClock::default();
+        let s = SourceLimits::with_clock(&p, clock.clone());
+        assert_eq!((s.check("web01"), s.check("web01")), (Ok(()), Ok(())));
+        assert_eq!(s.check("web01"), Err(Duration::from_secs(60)));
         for _ in 0..20 {
-            assert!(s.check("nas").is_ok(), "default burst 20");
+            assert_eq!(s.check("nas"), Ok(()), "default burst 20");
         }
-        assert!(s.check("nas").is_err());
+        // The default refills 30 a minute: one every 2 s.
+        assert_eq!(s.check("nas"), Err(Duration::from_secs(2)));
+        clock.advance(Duration::from_millis(1999));
+        assert_eq!(s.check("nas"), Err(Duration::from_millis(1)));
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(s.check("nas"), Ok(()));
+        assert_eq!(s.check("web01"), Err(Duration::from_secs(58)));
+        clock.advance(Duration::from_secs(58));
+        assert_eq!(s.check("web01"), Ok(()), "its own minute");
     }
 
     #[test]
