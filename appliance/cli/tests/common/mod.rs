@@ -1,0 +1,75 @@
+//! What the `vigil` binary's tests share: a home directory for its configuration, running it
+//! without a TTY, and a trusted appliance with key files.
+#![allow(dead_code)] // each test binary uses its own part of this
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use vigil_e2e::Appliance;
+
+pub struct Home {
+    pub dir: tempfile::TempDir,
+}
+
+impl Home {
+    pub fn new() -> Home {
+        Home {
+            dir: tempfile::tempdir().expect("tmp"),
+        }
+    }
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    /// Runs `vigil` with no TTY, its config in this home.
+    pub fn vigil(&self, args: &[&str]) -> Output {
+        self.vigil_env(args, &[])
+    }
+    /// The same with extra environment variables.
+    pub fn vigil_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .args(args)
+            .envs(env.iter().copied())
+            .env("VIGIL_HOME", self.path().join("config"))
+            .env_remove("VIGIL_URL")
+            .env_remove("VIGIL_IDENTITY")
+            .env_remove("VIGIL_KEY_NAME")
+            .stdin(Stdio::null())
+            .current_dir(self.path())
+            .output()
+            .expect("vigil runs")
+    }
+}
+
+pub fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "status {:?}\nstdout: {}\nstderr: {}",
+        o.status,
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    text(&o.stdout)
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+pub fn trusted(a: &Appliance) -> Home {
+    let h = Home::new();
+    let fp = a.daemon().ca_fingerprint.clone();
+    let out = ok(&h.vigil(&["trust", &a.url(), "--fingerprint", &fp]));
+    assert!(
+        out.contains(&fp) && out.contains("log key: e2e.vigil/log+"),
+        "{out}"
+    );
+    h
+}
+
+pub fn key_file(h: &Home, a: &Appliance, who: (&str, u8)) -> PathBuf {
+    let p = a.private_key_path(who.0, who.1);
+    let dst = h.path().join(who.0);
+    std::fs::copy(&p, &dst).expect("copy key");
+    vigil_e2e::set_mode(&dst, 0o600);
+    dst
+}

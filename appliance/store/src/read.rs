@@ -1,0 +1,98 @@
+//! Reads: entries, the retry lookup, proofs from stored hashes, and the walk over every entry.
+
+use redb::{ReadableDatabase as _, ReadableTable as _};
+use vigil_core::merkle::{self, Hash, StoredId};
+use vigil_core::{Entry, Statement, TlogProof};
+
+use crate::tables::*;
+use crate::{Store, StoreError, corrupt, stored_hash};
+
+impl Store {
+    /// The raw bytes of entry `index`.
+    pub fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(ENTRIES)?;
+        Ok(t.get(index)?.map(|v| v.value().to_vec()))
+    }
+
+    /// The entry where `signer` logged exactly `statement` (same nonce, same bytes), if any: an
+    /// idempotent re-submission.
+    pub fn find_logged(
+        &self,
+        signer: &str,
+        statement: &Statement,
+    ) -> Result<Option<Entry>, StoreError> {
+        let r = self.db.begin_read()?;
+        let nonces = r.open_table(NONCES)?;
+        let Some(index) = nonces.get((signer, statement.nonce()))?.map(|g| g.value()) else {
+            return Ok(None);
+        };
+        let entries = r.open_table(ENTRIES)?;
+        let stored = entries
+            .get(index)?
+            .ok_or_else(|| corrupt("a nonce names a missing entry"))?;
+        let e =
+            Entry::decode(stored.value()).map_err(|e| corrupt(&format!("entry {index}: {e}")))?;
+        Ok((e.statement().bytes() == statement.bytes()).then_some(e))
+    }
+
+    fn read_hash(&self) -> Result<impl FnMut(StoredId) -> Result<Hash, StoreError>, StoreError> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(HASHES)?;
+        Ok(move |id: StoredId| {
+            let _keep = &r;
+            stored_hash(&t, id)
+        })
+    }
+
+    /// Inclusion proof of `index` in the tree of `size` (≤ the current size).
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
+        self.check_size(size)?;
+        let ranges = merkle::inclusion_ranges(index, size)
+            .map_err(|e| StoreError::OutOfRange(e.to_string()))?;
+        merkle::resolve(&ranges, self.read_hash()?)
+    }
+
+    /// Consistency proof from `old` to `new` (≤ the current size).
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, StoreError> {
+        self.check_size(new)?;
+        let ranges = merkle::consistency_ranges(old, new)
+            .map_err(|e| StoreError::OutOfRange(e.to_string()))?;
+        merkle::resolve(&ranges, self.read_hash()?)
+    }
+
+    /// The C2SP tlog-proof of `index` against the latest checkpoint (the receipt's proof).
+    pub fn tlog_proof(&self, index: u64) -> Result<TlogProof, StoreError> {
+        let head = self.head();
+        let hashes = self.inclusion_proof(index, head.size)?;
+        Ok(TlogProof {
+            extra: None,
+            index,
+            hashes,
+            checkpoint: head.checkpoint,
+        })
+    }
+
+    fn check_size(&self, size: u64) -> Result<(), StoreError> {
+        let cur = self.head().size;
+        if size > cur {
+            return Err(StoreError::OutOfRange(format!(
+                "tree size {size} is beyond the log's {cur}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Calls `f` on every entry in order (to rebuild projections at start-up).
+    pub fn for_each_entry(&self, mut f: impl FnMut(Entry)) -> Result<(), StoreError> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(ENTRIES)?;
+        for item in t.iter()? {
+            let (k, v) = item?;
+            let e = Entry::decode(v.value())
+                .map_err(|e| corrupt(&format!("entry {} does not decode: {e}", k.value())))?;
+            f(e);
+        }
+        Ok(())
+    }
+}
