@@ -220,3 +220,24 @@ fn a_body_that_never_completes_gets_the_json_timeout() {
     assert_eq!(code, "timeout");
     assert_eq!(a.log_size(), before, "nothing logged");
 }
+
+#[test]
+fn what_the_http_parser_refuses_gets_the_json_error_too() {
+    let a = Appliance::start();
+    let before = a.log_size();
+    let (answer, _) = exchange(&a, b"GARBAGE\r\n\r\n", Duration::from_secs(10));
+    let (status, code) = json_error(&answer);
+    assert!(status.starts_with("HTTP/1.1 400"), "{answer}");
+    assert_eq!(code, "malformed");
+    let huge = format!(
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Pad: {}\r\n\r\n",
+        "a".repeat(20_000)
+    );
+    let (answer, _) = exchange(&a, huge.as_bytes(), Duration::from_secs(10));
+    let (status, code) = json_error(&answer);
+    assert!(status.starts_with("HTTP/1.1 431"), "{answer}");
+    assert_eq!(code, "headers_too_large");
+    // The connection adapter changes nothing else: keep-alive requests and answers as before.
+    assert_eq!(a.client.get("/healthz").expect("reach").status, 200);
+    assert_eq!(a.log_size(), before, "nothing logged");
+}

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod display;
 pub mod files;
+pub mod framing;
 pub mod limits;
 pub mod logging;
 pub mod metrics;

@@ -119,7 +119,8 @@ pub async fn serve_tls(
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout)
                 .max_buf_size(max_buf);
-            let conn = builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(svc));
+            let io = TokioIo::new(crate::framing::JsonFramingErrors::new(tls));
+            let conn = builder.serve_connection(io, TowerToHyperService::new(svc));
             if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }

@@ -39,6 +39,8 @@ pub enum Code {
     Conflict,
     /// 413: a body or statement over its bound.
     TooLarge,
+    /// 431: a header block over its bound (answered below the router: `framing`).
+    HeadersTooLarge,
     /// 422: addressed to another log.
     WrongAudience,
     /// 422: `ts` or `Vigil-Date` outside the window.
@@ -57,7 +59,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, in the order docs/api.md lists them.
-    pub const ALL: [Code; 21] = [
+    pub const ALL: [Code; 22] = [
         Code::Malformed,
         Code::Unsigned,
         Code::Unauthenticated,
@@ -72,6 +74,7 @@ impl Code {
         Code::Replay,
         Code::Conflict,
         Code::TooLarge,
+        Code::HeadersTooLarge,
         Code::WrongAudience,
         Code::Stale,
         Code::Invalid,
@@ -98,6 +101,7 @@ impl Code {
             Code::Replay => "replay",
             Code::Conflict => "conflict",
             Code::TooLarge => "too_large",
+            Code::HeadersTooLarge => "headers_too_large",
             Code::WrongAudience => "wrong_audience",
             Code::Stale => "stale",
             Code::Invalid => "invalid",
@@ -123,6 +127,7 @@ impl Code {
             Code::Timeout => StatusCode::REQUEST_TIMEOUT,
             Code::Replay | Code::Conflict => StatusCode::CONFLICT,
             Code::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Code::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Code::WrongAudience | Code::Stale | Code::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
             Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Code::Overloaded | Code::NotWritable | Code::Unavailable => {
@@ -139,6 +144,7 @@ impl Code {
             StatusCode::METHOD_NOT_ALLOWED => Code::MethodNotAllowed,
             StatusCode::REQUEST_TIMEOUT => Code::Timeout,
             StatusCode::PAYLOAD_TOO_LARGE => Code::TooLarge,
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => Code::HeadersTooLarge,
             StatusCode::TOO_MANY_REQUESTS => Code::RateLimited,
             s if s.is_server_error() => Code::Unavailable,
             _ => Code::Malformed,
