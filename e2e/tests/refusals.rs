@@ -761,3 +761,28 @@ fn a_full_ingest_queue_is_overloaded_with_retry_after_and_loses_nothing_admitted
     // Retried once there is room, the third is logged.
     assert_eq!(a.post_signed("/v1/alerts", &three, SOURCE).status, 201);
 }
+
+#[test]
+fn text_the_display_cannot_show_is_refused_and_nothing_logged() {
+    let a = Appliance::start();
+    let before = a.log_size();
+    for title in ["disk\u{202E}llun", "\u{200B}", "a\u{0301}\u{0301}\u{0301}"] {
+        refused(
+            &a,
+            before,
+            &a.post_signed("/v1/alerts", &a.alert("info", "x", title), SOURCE),
+            400,
+            "unshowable_text",
+        );
+    }
+    assert_eq!(
+        a.post_signed(
+            "/v1/alerts",
+            &a.alert("info", "x", "caf\u{e9} \u{2603}"),
+            SOURCE
+        )
+        .status,
+        201,
+        "ordinary non-ASCII text is fine"
+    );
+}

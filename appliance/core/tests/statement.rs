@@ -226,3 +226,97 @@ mod prop {
         }
     }
 }
+
+/// An alert with `title` and `body`, as the builder writes it.
+fn shown(title: &str, body: &str) -> Result<Statement, ParseError> {
+    Statement::builder(
+        Kind::Alert,
+        "vigil.example/log",
+        1_795_349_600,
+        "20257a7e1f2e7caa46c11e32a5b6adbb",
+    )
+    .header("severity", "info")
+    .header("title", title)
+    .body(body)
+    .build()
+}
+
+/// Each class of character the display must not show, refused in a title (line 6) and in a
+/// body line (the third body line is line 10), with its code point named.
+#[test]
+fn text_for_the_display_refuses_each_unshowable_class() {
+    let cases: [(&str, char, &str); 9] = [
+        ("zero-width space", '\u{200B}', "format"),
+        ("right-to-left override", '\u{202E}', "bidirectional"),
+        ("left-to-right isolate", '\u{2066}', "bidirectional"),
+        ("byte-order mark", '\u{FEFF}', "format"),
+        ("soft hyphen", '\u{00AD}', "format"),
+        ("line separator", '\u{2028}', "line or paragraph separator"),
+        (
+            "paragraph separator",
+            '\u{2029}',
+            "line or paragraph separator",
+        ),
+        ("private use", '\u{E000}', "private-use"),
+        ("unassigned", '\u{0378}', "unassigned"),
+    ];
+    for (what, c, class) in cases {
+        let bad = format!("disk{c}full");
+        let e = shown(&bad, "").expect_err(what);
+        assert!(
+            matches!(e, ParseError::Unshowable { line: 6, code, .. } if code == c as u32),
+            "{what}: {e:?}"
+        );
+        assert!(e.to_string().contains(class), "{what}: {e}");
+        assert!(
+            e.to_string().contains(&format!("U+{:04X}", c as u32)),
+            "{what}: {e}"
+        );
+        let e = shown("ok", &format!("first\nsecond\n{bad}\n")).expect_err(what);
+        assert!(
+            matches!(e, ParseError::Unshowable { line: 10, .. }),
+            "{what}: {e:?}"
+        );
+    }
+}
+
+#[test]
+fn combining_marks_only_on_a_character_and_at_most_two() {
+    let lone = |t: &str| match shown(t, "") {
+        Err(ParseError::Unshowable { class, .. }) => class,
+        other => panic!("{t:?}: {other:?}"),
+    };
+    assert!(lone("\u{0301}abc").contains("no character to combine with"));
+    assert!(lone("disk \u{0301}full").contains("no character to combine with"));
+    assert!(lone("e\u{0301}\u{0302}\u{0303}").contains("too many"));
+    // 63 combining accents on one letter: the title that used to be accepted.
+    assert!(lone(&format!("a{}", "\u{0301}".repeat(63))).contains("too many"));
+    // What people write is still fine: precomposed and combining accents, two on one letter
+    // (Vietnamese), symbols, emoji, other scripts.
+    for ok in [
+        "Sicherung läuft ☃ über Nacht",
+        "cafe\u{0301} ouvert",
+        "e\u{0323}\u{0302} ệ",
+        "disk 🔥 on nas",
+        "ディスク満杯",
+        "нет места",
+    ] {
+        assert!(shown(ok, &format!("{ok}\n")).is_ok(), "{ok}");
+    }
+}
+
+#[test]
+fn the_display_rules_apply_to_what_the_display_shows_only() {
+    // A comment on an acknowledgement is logged, not shown: the line rules (no control
+    // characters) hold there, the display's classes do not.
+    let ack = Statement::builder(
+        Kind::Ack,
+        "vigil.example/log",
+        1,
+        "20257a7e1f2e7caa46c11e32a5b6adbb",
+    )
+    .header("ref", 3)
+    .header("comment", "on it\u{200B}")
+    .build();
+    assert!(ack.is_ok(), "{ack:?}");
+}

@@ -312,3 +312,23 @@ fn golden_scrolled_list() {
         ui.screen(&p, &status(), T0)
     );
 }
+
+#[test]
+fn characters_outside_the_font_are_drawn_visibly_never_as_nothing() {
+    let blank = panel::frame(&Screen::Acked {
+        title: String::new(),
+    });
+    let question = panel::frame(&Screen::Acked { title: "?".into() });
+    assert!(
+        question.diff(&blank).is_some(),
+        "the replacement glyph shows"
+    );
+    // A combining accent, a symbol, a CJK character: one visible replacement cell each.
+    for c in ["\u{0301}", "\u{2603}", "\u{30C7}"] {
+        let f = panel::frame(&Screen::Acked { title: c.into() });
+        assert!(
+            f.diff(&question).is_none(),
+            "{c:?} draws as the replacement glyph"
+        );
+    }
+}

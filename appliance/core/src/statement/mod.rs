@@ -11,7 +11,7 @@ mod parse;
 mod text;
 
 pub use build::Builder;
-pub use text::{glob_match, parse_u64, valid_name, valid_nonce, valid_origin};
+pub use text::{MAX_COMBINING_MARKS, glob_match, parse_u64, valid_name, valid_nonce, valid_origin};
 
 /// Largest statement in bytes (docs/spec.md §2).
 pub const MAX_STATEMENT_BYTES: usize = 4096;
@@ -362,6 +362,16 @@ pub enum ParseError {
     /// A type that takes no body has one.
     #[error("line {0}: this statement type takes no body")]
     UnexpectedBody(usize),
+    /// Text the display would show holds a character it must not show.
+    #[error("line {line}: U+{code:04X} is {class}; the display does not show such characters")]
+    Unshowable {
+        /// Line number.
+        line: usize,
+        /// The code point.
+        code: u32,
+        /// Which class of character it is.
+        class: &'static str,
+    },
     /// `policy/v1` body does not match its `sha256`.
     #[error("line {0}: `sha256` does not match the body")]
     PolicyHashMismatch(usize),

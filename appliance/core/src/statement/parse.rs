@@ -2,8 +2,8 @@
 //! parsed from; every refusal is a distinct [`ParseError`] naming the offending line.
 
 use super::text::{
-    check_chars, parse_hash_hex, parse_state, parse_u64, valid_comment, valid_dedup_key,
-    valid_glob, valid_name, valid_nonce, valid_origin, valid_title,
+    check_chars, check_showable, parse_hash_hex, parse_state, parse_u64, valid_comment,
+    valid_dedup_key, valid_glob, valid_name, valid_nonce, valid_origin, valid_title,
 };
 use super::{
     Alert, AlertState, Content, Kind, MAX_STATEMENT_BYTES, MAX_TTL_SECS, ParseError, Role,
@@ -39,6 +39,12 @@ impl Statement {
             "must be 32-64 lowercase hex characters",
         )?;
         let content = content(kind, &h, block.body)?;
+        if kind == Kind::Alert {
+            // What the LCD shows: the title and the body's lines.
+            let (line, title) = h.get("title").unwrap_or((end_line, ""));
+            check_showable(title, line)?;
+            check_showable(block.body, block.body_line)?;
+        }
         if !block.body.is_empty()
             && matches!(
                 kind,

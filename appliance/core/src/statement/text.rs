@@ -1,6 +1,58 @@
 //! The grammar of header values (docs/spec.md §2): names, origins, nonces, numbers, titles.
 
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory as _};
+
 use super::{AlertState, MAX_COMMENT_CHARS, MAX_DEDUP_KEY_CHARS, MAX_TITLE_CHARS, ParseError};
+
+/// Most combining marks on one character (a base letter and two accents is as far as any
+/// language here needs; dozens stacked are an attack on the screen).
+pub const MAX_COMBINING_MARKS: usize = 2;
+
+/// Text the LCD shows (an alert's title and body lines) holds only characters that show as
+/// themselves or as the font's visible replacement: no format or bidirectional-control
+/// characters (which make text read differently from its bytes, or take no room at all), no
+/// line or paragraph separators, no private-use or unassigned code points, and combining marks
+/// only on a character, at most [`MAX_COMBINING_MARKS`] of them. `line` is the text's first line
+/// number; a body is checked line by line.
+pub(super) fn check_showable(text: &str, line: usize) -> Result<(), ParseError> {
+    for (i, l) in text.split('\n').enumerate() {
+        let mut marks = 0usize;
+        let mut base = false;
+        for c in l.chars() {
+            let refuse = |class| ParseError::Unshowable {
+                line: line + i,
+                code: c as u32,
+                class,
+            };
+            match c.general_category() {
+                GeneralCategory::Format => {
+                    return Err(refuse("a format or bidirectional-control character"));
+                }
+                GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator => {
+                    return Err(refuse("a line or paragraph separator"));
+                }
+                GeneralCategory::PrivateUse => return Err(refuse("a private-use character")),
+                GeneralCategory::Unassigned => return Err(refuse("an unassigned code point")),
+                GeneralCategory::NonspacingMark
+                | GeneralCategory::SpacingMark
+                | GeneralCategory::EnclosingMark => {
+                    marks += 1;
+                    if !base {
+                        return Err(refuse("a combining mark with no character to combine with"));
+                    }
+                    if marks > MAX_COMBINING_MARKS {
+                        return Err(refuse("one combining mark too many on a character"));
+                    }
+                }
+                _ => {
+                    marks = 0;
+                    base = !c.is_whitespace();
+                }
+            }
+        }
+    }
+    Ok(())
+}
 
 pub(super) fn check_chars(line: &str, line_no: usize, tab_ok: bool) -> Result<(), ParseError> {
     match line

@@ -13,6 +13,8 @@ use vigil_store::StoreError;
 pub enum Code {
     /// 400: a request or statement that does not parse, or a bad parameter.
     Malformed,
+    /// 400: text the display would show holds a character it must not show.
+    UnshowableText,
     /// 401: a POST with no signature.
     Unsigned,
     /// 401: a read without the signed-request headers.
@@ -59,8 +61,9 @@ pub enum Code {
 
 impl Code {
     /// Every code, in the order docs/api.md lists them.
-    pub const ALL: [Code; 22] = [
+    pub const ALL: [Code; 23] = [
         Code::Malformed,
+        Code::UnshowableText,
         Code::Unsigned,
         Code::Unauthenticated,
         Code::UnknownKey,
@@ -88,6 +91,7 @@ impl Code {
     pub fn as_str(self) -> &'static str {
         match self {
             Code::Malformed => "malformed",
+            Code::UnshowableText => "unshowable_text",
             Code::Unsigned => "unsigned",
             Code::Unauthenticated => "unauthenticated",
             Code::UnknownKey => "unknown_key",
@@ -115,7 +119,7 @@ impl Code {
     /// Its HTTP status.
     pub fn status(self) -> StatusCode {
         match self {
-            Code::Malformed => StatusCode::BAD_REQUEST,
+            Code::Malformed | Code::UnshowableText => StatusCode::BAD_REQUEST,
             Code::Unsigned
             | Code::Unauthenticated
             | Code::UnknownKey

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use vigil_core::registry::Denied;
 use vigil_core::sig::{self, SigError, Signature, SshSignature};
-use vigil_core::statement::{Content, Kind, MAX_STATEMENT_BYTES, Role, Statement};
+use vigil_core::statement::{Content, Kind, MAX_STATEMENT_BYTES, ParseError, Role, Statement};
 use vigil_core::wire::Receipt;
 use vigil_core::{ClockState, Entry, Verified};
 use vigil_store::{AppendError, QueueFull, Refused, Submission};
@@ -83,7 +83,10 @@ async fn ingest(s: &Arc<AppState>, req: Request, ep: Endpoint) -> ApiResult<(Sta
             "the statement is over 4096 bytes",
         ));
     }
-    let st = Statement::parse(statement_bytes).map_err(|e| malformed(e.to_string()))?;
+    let st = Statement::parse(statement_bytes).map_err(|e| match e {
+        ParseError::Unshowable { .. } => ApiError::new(Code::UnshowableText, e.to_string()),
+        e => malformed(e.to_string()),
+    })?;
     // Who signed, and does the signature hold?
     let (verified, role) = {
         let shared = read(&s.shared);
