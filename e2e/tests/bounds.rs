@@ -241,3 +241,62 @@ fn what_the_http_parser_refuses_gets_the_json_error_too() {
     assert_eq!(a.client.get("/healthz").expect("reach").status, 200);
     assert_eq!(a.log_size(), before, "nothing logged");
 }
+
+#[test]
+fn one_address_cannot_hold_the_connection_budget() {
+    let a = Appliance::start_with(Options {
+        policy: Some("[limits]\nmax_connections = 64\nmax_connections_per_address = 4\n".into()),
+        ..Options::default()
+    });
+    let cfg = tls_client(&a);
+    let timed = || {
+        let start = Instant::now();
+        let (mut conn, mut tcp) = handshake(&a, &cfg, Duration::from_secs(10)).expect("handshake");
+        rustls::Stream::new(&mut conn, &mut tcp)
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .expect("write");
+        let mut out = Vec::new();
+        let _ = rustls::Stream::new(&mut conn, &mut tcp).read_to_end(&mut out);
+        assert!(
+            out.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        start.elapsed()
+    };
+    let baseline = timed();
+    // 100 idle connections from 127.0.0.2 (another loopback address): no TLS bytes sent.
+    let addr = a.daemon().addr;
+    let mut idle: Vec<tokio::net::TcpStream> = a.block_on(async {
+        let mut v = Vec::new();
+        for _ in 0..100 {
+            let s = tokio::net::TcpSocket::new_v4().expect("socket");
+            s.bind("127.0.0.2:0".parse().expect("addr"))
+                .expect("bind 127.0.0.2");
+            v.push(s.connect(addr).await.expect("connect"));
+        }
+        v
+    });
+    // All but four are closed at once, before any TLS work; four are held open.
+    let closed = a.block_on(async {
+        let mut closed = 0;
+        for s in &mut idle {
+            let mut b = [0u8; 1];
+            use tokio::io::AsyncReadExt as _;
+            if let Ok(Ok(0)) =
+                tokio::time::timeout(Duration::from_millis(300), s.read(&mut b)).await
+            {
+                closed += 1;
+            }
+        }
+        closed
+    });
+    assert_eq!(closed, 96, "connections past the cap are closed at accept");
+    // Another address's request is not held up by them.
+    let after = timed();
+    assert!(
+        after <= baseline + Duration::from_millis(100),
+        "{after:?} with the idle connections, {baseline:?} without"
+    );
+    drop(idle);
+}

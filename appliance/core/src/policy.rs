@@ -50,6 +50,9 @@ pub struct Limits {
     pub request_timeout_secs: u64,
     /// Concurrent connections.
     pub max_connections: usize,
+    /// Concurrent connections from one client address (IPv6: one /64), checked at accept
+    /// before any TLS work.
+    pub max_connections_per_address: usize,
     /// Statements waiting to be committed; beyond it, 503.
     pub queue: usize,
     /// TLS handshake time limit.
@@ -71,6 +74,7 @@ impl Default for Limits {
             header_bytes: 8 * 1024,
             request_timeout_secs: 10,
             max_connections: 256,
+            max_connections_per_address: 32,
             queue: 4096,
             tls_handshake_timeout_secs: 10,
             clock_skew_secs: 300,
@@ -199,6 +203,12 @@ impl Policy {
         range("header_bytes", l.header_bytes as u64, 1024, 64 * 1024)?;
         range("request_timeout_secs", l.request_timeout_secs, 1, 300)?;
         range("max_connections", l.max_connections as u64, 1, 65_536)?;
+        range(
+            "max_connections_per_address",
+            l.max_connections_per_address as u64,
+            1,
+            65_536,
+        )?;
         range("queue", l.queue as u64, 1, 1 << 20)?;
         range(
             "tls_handshake_timeout_secs",

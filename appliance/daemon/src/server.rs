@@ -24,7 +24,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::api::{self, ApiError, Code};
-use crate::limits::{PeerKey, retry_after_secs};
+use crate::limits::{PeerKey, client_key, retry_after_secs};
 use crate::state::AppState;
 
 /// The application with its tower layers: per-IP governor first, then the request timeout, every
@@ -64,6 +64,65 @@ pub fn app(state: Arc<AppState>) -> Router {
         ))
 }
 
+/// Open connections per client address ([`client_key`]: IPv6 per /64), at most `cap` each.
+#[derive(Debug, Clone)]
+pub struct PerAddress {
+    cap: usize,
+    open: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+}
+
+/// One open connection of an address; dropping it frees the slot.
+#[derive(Debug)]
+pub struct Slot {
+    key: std::net::IpAddr,
+    of: PerAddress,
+}
+
+impl PerAddress {
+    /// At most `cap` connections an address.
+    pub fn new(cap: usize) -> PerAddress {
+        PerAddress {
+            cap: cap.max(1),
+            open: Arc::default(),
+        }
+    }
+
+    /// A slot for a connection from `ip`, unless its address holds `cap` already.
+    pub fn take(&self, ip: std::net::IpAddr) -> Option<Slot> {
+        let key = client_key(ip);
+        let mut open = crate::state::lock(&self.open);
+        let n = open.entry(key).or_insert(0);
+        if *n >= self.cap {
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            key,
+            of: self.clone(),
+        })
+    }
+
+    /// Connections open from `ip`'s address.
+    pub fn open(&self, ip: std::net::IpAddr) -> usize {
+        crate::state::lock(&self.open)
+            .get(&client_key(ip))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = crate::state::lock(&self.of.open);
+        if let Some(n) = open.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
 /// Serves HTTPS on `listener` until `shutdown` resolves, then stops accepting and lets in-flight
 /// requests finish (at most `drain`).
 pub async fn serve_tls(
@@ -76,6 +135,7 @@ pub async fn serve_tls(
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let per_address = PerAddress::new(limits.max_connections_per_address);
     let graceful = GracefulShutdown::new();
     let handshake = Duration::from_secs(limits.tls_handshake_timeout_secs);
     let header_timeout = Duration::from_secs(limits.request_timeout_secs);
@@ -94,11 +154,17 @@ pub async fn serve_tls(
             },
             () = &mut shutdown => break,
         };
+        // One address may hold only so many: beyond, the connection is closed before any TLS.
+        let Some(slot) = per_address.take(peer.ip()) else {
+            tracing::debug!(%peer, "connection refused: over the per-address limit");
+            drop(tcp);
+            continue;
+        };
         let acceptor = acceptor.clone();
         let router = router.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let _permit = permit;
+            let (_permit, _slot) = (permit, slot);
             let tls = match tokio::time::timeout(handshake, acceptor.accept(tcp)).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
@@ -165,4 +231,34 @@ pub async fn serve_redirect(
         });
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), graceful.shutdown()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_address_gets_at_most_its_cap_and_slots_come_back() {
+        let p = PerAddress::new(2);
+        let a: std::net::IpAddr = "192.0.2.1".parse().expect("ip");
+        let (one, two) = (p.take(a), p.take(a));
+        assert!(one.is_some() && two.is_some());
+        assert!(p.take(a).is_none(), "the third is refused");
+        assert!(
+            p.take("192.0.2.2".parse().expect("ip")).is_some(),
+            "another address is not"
+        );
+        drop(one);
+        assert_eq!(p.open(a), 1);
+        assert!(p.take(a).is_some(), "a closed connection frees its slot");
+        // IPv6 addresses of one /64 share the cap; another /64 does not.
+        let v6 = |s: &str| s.parse::<std::net::IpAddr>().expect("ip");
+        let slots: Vec<_> = ["2001:db8::1", "2001:db8::ffff"]
+            .iter()
+            .map(|s| p.take(v6(s)))
+            .collect();
+        assert!(slots.iter().all(Option::is_some));
+        assert!(p.take(v6("2001:db8::abcd")).is_none());
+        assert!(p.take(v6("2001:db8:0:1::1")).is_some());
+    }
 }
