@@ -786,3 +786,70 @@ fn text_the_display_cannot_show_is_refused_and_nothing_logged() {
         "ordinary non-ASCII text is fine"
     );
 }
+
+#[test]
+fn a_signed_read_stays_single_use_across_a_restart() {
+    let mut a = Appliance::start();
+    let signed = |date: u64| {
+        client::request_headers(
+            "GET",
+            "/metrics",
+            b"",
+            AUDITOR.0,
+            &test_key(AUDITOR.1),
+            date,
+            &client::random_nonce(),
+        )
+    };
+    let get = |a: &Appliance, h: &[(String, String)]| {
+        let c = vigil_cli::Client::new(&a.url(), &a.daemon().ca_pem).expect("client");
+        c.get_with_headers("/metrics", h).expect("reach")
+    };
+    let captured = signed(a.now());
+    assert_eq!(get(&a, &captured).status, 200);
+    assert_eq!(get(&a, &captured).error_code().as_deref(), Some("replay"));
+    // Two seconds later the appliance restarts, its nonce cache empty.
+    a.clock.set_ms(a.clock_ms() + 2_000);
+    a.restart();
+    let ans = get(&a, &captured);
+    assert_eq!(
+        (ans.status, ans.error_code().as_deref()),
+        (422, Some("stale")),
+        "replayed after the restart: {}",
+        ans.text()
+    );
+    // Signed before the start but well inside the skew window: refused the same way.
+    let old = signed(a.now() - 30);
+    assert_eq!(get(&a, &old).error_code().as_deref(), Some("stale"));
+    // Signed now: served.
+    assert_eq!(get(&a, &signed(a.now())).status, 200);
+}
+
+#[test]
+fn reads_are_held_to_the_moment_the_clock_was_first_seen_synchronised() {
+    let mut a = Appliance::start();
+    a.clock.set_synced(false);
+    a.clock.set_ms(a.clock_ms() + 2_000);
+    a.restart();
+    let at = |a: &Appliance, date: u64| {
+        let h = client::request_headers(
+            "GET",
+            "/metrics",
+            b"",
+            AUDITOR.0,
+            &test_key(AUDITOR.1),
+            date,
+            &client::random_nonce(),
+        );
+        let c = vigil_cli::Client::new(&a.url(), &a.daemon().ca_pem).expect("client");
+        c.get_with_headers("/metrics", &h).expect("reach")
+    };
+    // Unsynchronised: dates are not judged at all (the nonce cache alone protects).
+    assert_eq!(at(&a, a.now() - 3_600).status, 200);
+    a.clock.set_synced(true);
+    // From the first synchronised read on, reads signed before that moment are refused.
+    assert_eq!(at(&a, a.now()).status, 200);
+    assert_eq!(at(&a, a.now() - 30).error_code().as_deref(), Some("stale"));
+    a.clock.set_ms(a.clock_ms() + 5_000);
+    assert_eq!(at(&a, a.now() - 3).status, 200, "signed after that moment");
+}

@@ -94,7 +94,7 @@ impl Daemon {
             store,
             committer,
             shared,
-            clock,
+            clock: clock.clone(),
             device_key: keys.device,
             limits: policy.limits.clone(),
             auth_failures: limits::AuthFailures::new(&policy),
@@ -104,6 +104,11 @@ impl Daemon {
             metrics,
             ca_pem: keys.ca.cert_pem().to_owned(),
             display: display.clone(),
+            reads_from_secs: std::sync::atomic::AtomicU64::new(if clock.synced() {
+                clock.now_secs()
+            } else {
+                0
+            }),
         });
         let leaf = keys
             .ca

@@ -275,6 +275,25 @@ pub struct AppState {
     pub ca_pem: String,
     /// The display.
     pub display: Arc<crate::display::Display>,
+    /// Signed reads dated before this (unix seconds) are refused: the start of this process
+    /// while the clock is synchronised, else the moment it was first seen synchronised; 0
+    /// until then (docs/api.md, "Signed reads").
+    pub reads_from_secs: std::sync::atomic::AtomicU64,
+}
+
+impl AppState {
+    /// The earliest `Vigil-Date` a signed read may carry, fixed the first time the clock is
+    /// synchronised if it was not at start (`now_secs` then).
+    pub fn reads_signed_from(&self, now_secs: u64) -> u64 {
+        use std::sync::atomic::Ordering;
+        match self
+            .reads_from_secs
+            .compare_exchange(0, now_secs, Ordering::SeqCst, Ordering::SeqCst)
+        {
+            Ok(_) => now_secs,
+            Err(set) => set,
+        }
+    }
 }
 
 impl std::fmt::Debug for AppState {

@@ -65,11 +65,21 @@ pub(super) async fn authorize_read(s: &AppState, req: Request) -> ApiResult<Stri
     }
     let now_ms = s.clock.now_ms();
     let skew = s.limits.clock_skew_secs;
-    if s.clock.synced() && (now_ms / 1000).abs_diff(date) > skew {
-        return Err(ApiError::new(
-            Code::Stale,
-            "Vigil-Date is outside the allowed window",
-        ));
+    if s.clock.synced() {
+        if (now_ms / 1000).abs_diff(date) > skew {
+            return Err(ApiError::new(
+                Code::Stale,
+                "Vigil-Date is outside the allowed window",
+            ));
+        }
+        // Nonces live in memory: a read signed before this process started could have been
+        // used already, before the restart emptied the cache. None is taken.
+        if date < s.reads_signed_from(now_ms / 1000) {
+            return Err(ApiError::new(
+                Code::Stale,
+                "this request was signed before the appliance last started; sign it again",
+            ));
+        }
     }
     match s
         .nonces
