@@ -11,6 +11,8 @@ use vigil_store::backends::{ControlledSync, Syncs};
 use vigild::clock::{Clock as _, ManualClock};
 use vigild::config::Settings;
 
+pub mod fuzz;
+
 /// The test log's origin.
 pub const ORIGIN: &str = "e2e.vigil/log";
 

@@ -160,7 +160,7 @@ fn query(req: &Request) -> ApiResult<BTreeMap<String, String>> {
 }
 
 /// Parses a query string strictly: each key once, valid percent-encoding of UTF-8.
-fn query_pairs(q: &str) -> ApiResult<BTreeMap<String, String>> {
+pub fn query_pairs(q: &str) -> ApiResult<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for pair in q.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));

@@ -22,6 +22,7 @@ mod reads;
 mod redirect;
 
 pub use error::{ApiError, Code};
+pub use log::query_pairs;
 pub use redirect::redirect;
 
 type ApiResult<T> = Result<T, ApiError>;
