@@ -10,8 +10,11 @@ use vigil_core::{
     Checkpoint, Entry, NoteSigner, NoteVerifier, Policy, SigningKey, TlogProof, keyfile,
 };
 
+/// A target's body: takes the fuzzer's bytes, panics on a broken property.
+pub type Body = fn(&[u8]);
+
 /// The targets, by name (the names of `appliance/fuzz/fuzz_targets/*.rs`).
-pub const TARGETS: [(&str, fn(&[u8])); 10] = [
+pub const TARGETS: [(&str, Body); 10] = [
     ("statement", statement),
     ("signature", signature),
     ("public_key", public_key),
