@@ -451,3 +451,114 @@ fn a_read_the_damaged_log_cannot_serve_is_unavailable_without_internals() {
     );
     assert_eq!(a.log_size(), size, "the log is still read");
 }
+
+/// Runs `mount`/`umount`; this test makes its own small file system (root, as CI runs).
+fn mount(args: &[&str]) {
+    let o = std::process::Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect("mount runs");
+    assert!(
+        o.status.success(),
+        "{args:?} failed (this test mounts a tmpfs: it needs root): {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn a_full_disk_stops_writes_and_freeing_space_resumes_them_without_a_restart() {
+    let mut a = Appliance::start();
+    let first = a.post_signed("/v1/alerts", &a.alert("info", "x", "before"), SOURCE);
+    assert_eq!(first.status, 201);
+    let mut receipts = vec![first.body.clone()];
+    a.stop();
+    // The state directory moves onto an 8 MiB tmpfs.
+    let state = a.dir.path().join("state");
+    let saved = a.dir.path().join("state-saved");
+    std::fs::rename(&state, &saved).expect("move state");
+    std::fs::create_dir(&state).expect("mkdir");
+    let st = state.display().to_string();
+    mount(&[
+        "mount",
+        "-t",
+        "tmpfs",
+        "-o",
+        "size=8m,mode=0700",
+        "tmpfs",
+        &st,
+    ]);
+    let copied = std::process::Command::new("cp")
+        .args(["-a", &format!("{}/.", saved.display()), &st])
+        .status()
+        .expect("cp");
+    assert!(copied.success());
+    a.restart();
+    // Fill what is left.
+    let filler = state.join("filler");
+    {
+        use std::io::Write as _;
+        let mut f = std::fs::File::create(&filler).expect("filler");
+        let chunk = vec![0xa5u8; 64 * 1024];
+        while f.write_all(&chunk).is_ok() {}
+        let _ = f.sync_all();
+    }
+    // Alerts are taken until the log cannot grow; then 503 not_writable, and /healthz says so.
+    let mut refused = None;
+    for i in 0..5000 {
+        let ans = a.post_signed(
+            "/v1/alerts",
+            &a.alert("info", "x", &format!("filling {i}")),
+            SOURCE,
+        );
+        match ans.status {
+            201 => receipts.push(ans.body.clone()),
+            503 => {
+                refused = Some(ans);
+                break;
+            }
+            s => panic!("unexpected {s}: {}", ans.text()),
+        }
+    }
+    let refused = refused.expect("the disk filled");
+    assert_eq!(refused.error_code().as_deref(), Some("not_writable"));
+    let health = a.client.get("/healthz").expect("reach");
+    assert_eq!(health.status, 503, "{}", health.text());
+    assert!(
+        health.text().contains("No space left on device"),
+        "{}",
+        health.text()
+    );
+    // Reads go on.
+    assert_eq!(
+        a.client.get("/v1/log/checkpoint").expect("reach").status,
+        200
+    );
+    // Space again: the appliance takes writes again by itself.
+    std::fs::remove_file(&filler).expect("free space");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while a.client.get("/healthz").expect("reach").status != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still not writable a minute after space was freed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let after = a.post_signed("/v1/alerts", &a.alert("info", "x", "after"), SOURCE);
+    assert_eq!(after.status, 201, "{}", after.text());
+    receipts.push(after.body.clone());
+    // Nothing acknowledged was lost.
+    for r in &receipts {
+        let index = a.verify_receipt(r);
+        let bytes = a
+            .daemon()
+            .state
+            .store
+            .entry(index)
+            .expect("read")
+            .expect("an acknowledged entry is there");
+        let receipt: vigil_core::wire::Receipt = serde_json::from_slice(r).expect("receipt");
+        assert_eq!(Some(vigil_core::merkle::leaf_hash(&bytes)), receipt.leaf());
+    }
+    a.stop();
+    mount(&["umount", &st]);
+}

@@ -157,6 +157,7 @@ impl Daemon {
         if display.has_touch() {
             running.push(tasks::touch(state.clone(), rx.clone()));
         }
+        running.push(tasks::recovery(state.clone(), rx.clone()));
         running.push(tasks::pruning(state.clone(), rx));
         let ca_fingerprint = tls::pem_to_der(&state.ca_pem)
             .map(|d| tls::fingerprint_der(&d))

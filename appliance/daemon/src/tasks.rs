@@ -104,6 +104,47 @@ pub(crate) fn touch(st: Arc<AppState>, rx: watch::Receiver<bool>) -> JoinHandle<
     })
 }
 
+/// Longest wait between two attempts to take writes again after a failed write.
+pub const RECOVERY_MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// After a write failed (a full disk, an I/O error), tries to take writes again with back-off
+/// (1 s, 2 s, 4 s … at most [`RECOVERY_MAX_WAIT`]) until the log reopens and passes its
+/// self-check; a log the self-check refused stays read-only (a person must look).
+pub(crate) fn recovery(st: Arc<AppState>, rx: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let stop = stopped(rx);
+        tokio::pin!(stop);
+        let mut wait = Duration::from_secs(1);
+        let mut given_up = false;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = &mut stop => break,
+            }
+            if st.store.writable().is_ok() {
+                (wait, given_up) = (Duration::from_secs(1), false);
+                continue;
+            }
+            if given_up {
+                continue;
+            }
+            let s = st.clone();
+            match tokio::task::spawn_blocking(move || s.store.recover()).await {
+                Ok(Ok(true)) => {
+                    tracing::info!("the log takes writes again");
+                    wait = Duration::from_secs(1);
+                }
+                Ok(Ok(false)) => given_up = true,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, retry_in_secs = wait.as_secs(), "the log does not take writes yet");
+                    wait = (wait * 2).min(RECOVERY_MAX_WAIT);
+                }
+                Err(e) => tracing::error!(error = %e, "the recovery attempt failed"),
+            }
+        }
+    })
+}
+
 /// Prunes the rate limiters' per-address and per-key state every minute.
 pub(crate) fn pruning(st: Arc<AppState>, rx: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {

@@ -42,8 +42,11 @@ impl Store {
             }
             Err(e) => {
                 gate.abandoned();
-                // The on-disk state is whatever the last commit left; a reopen re-checks it.
+                // The on-disk state is whatever the last commit left; a reopen re-checks it
+                // (Store::recover).
                 *lock(&self.writable) = Err(format!("a write failed: {e}"));
+                self.recoverable
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
                 Err(e)
             }
         }
@@ -55,7 +58,7 @@ impl Store {
         batch: Vec<Submission>,
         gate: &mut dyn Gate,
     ) -> Result<(Head, Vec<Result<Appended, Refused>>), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         let mut out = Vec::with_capacity(batch.len());
         let mut size = head.size;
         {

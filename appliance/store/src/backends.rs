@@ -1,6 +1,7 @@
 //! Storage backends for tests and benchmarks (redb ships an in-memory one for the same reason):
 //! a file whose syncs a test controls — each can take longer (a model of an SD card), is
-//! counted, and can be held until released (to make a race with the writer certain).
+//! counted, can be held until released (to make a race with the writer certain), and can fail as
+//! on a full disk.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -15,6 +16,8 @@ pub struct Syncs {
     /// (syncs waiting at the hold, releases granted)
     gate: Mutex<(u64, u64)>,
     moved: Condvar,
+    /// While set, writes and syncs fail as on a full disk.
+    full: AtomicBool,
 }
 
 impl Syncs {
@@ -34,6 +37,28 @@ impl Syncs {
     /// Syncs so far.
     pub fn count(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
+    }
+
+    /// From now on writes and syncs fail with ENOSPC, as on a full disk.
+    pub fn fill_disk(&self) {
+        self.full.store(true, Ordering::SeqCst);
+    }
+
+    /// Space again: writes and syncs succeed.
+    pub fn free_disk(&self) {
+        self.full.store(false, Ordering::SeqCst);
+    }
+
+    /// Whether the disk is full.
+    pub fn is_full(&self) -> bool {
+        self.full.load(Ordering::SeqCst)
+    }
+
+    fn check_space(&self) -> std::io::Result<()> {
+        if self.full.load(Ordering::SeqCst) {
+            return Err(std::io::Error::from_raw_os_error(28)); // ENOSPC
+        }
+        Ok(())
     }
 
     /// From now on every sync waits for a [`Syncs::release`].
@@ -117,13 +142,18 @@ impl redb::StorageBackend for ControlledSync {
         self.inner.read(offset, out)
     }
     fn set_len(&self, len: u64) -> std::io::Result<()> {
+        if len > self.inner.len()? {
+            self.syncs.check_space()?;
+        }
         self.inner.set_len(len)
     }
     fn sync_data(&self) -> std::io::Result<()> {
+        self.syncs.check_space()?;
         self.syncs.sync();
         self.inner.sync_data()
     }
     fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.syncs.check_space()?;
         self.inner.write(offset, data)
     }
 }

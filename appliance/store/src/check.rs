@@ -1,6 +1,6 @@
 //! The start-up self-check: the stored tree, head and checkpoint against the entry bytes.
 
-use redb::{ReadableDatabase as _, ReadableTable as _, ReadableTableMetadata as _};
+use redb::{ReadableTable as _, ReadableTableMetadata as _};
 use vigil_core::merkle::{self, Hash};
 use vigil_core::{Checkpoint, Entry};
 
@@ -12,7 +12,7 @@ impl Store {
     /// stored hash, the stored head and the last signed checkpoint. Returns the verified head.
     pub fn self_check(&self) -> Result<Head, StoreError> {
         let head = self.stored_head()?;
-        let r = self.db.begin_read()?;
+        let r = self.begin_read()?;
         let meta = r.open_table(META)?;
         let stored_origin = meta
             .get(META_ORIGIN)?

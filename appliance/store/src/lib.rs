@@ -15,7 +15,8 @@ mod read;
 mod tables;
 
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use redb::{Database, ReadableDatabase as _, ReadableTable as _, StorageBackend};
 use vigil_core::merkle::{self, Hash, StoredId};
@@ -134,9 +135,39 @@ pub struct Head {
     pub checkpoint: String,
 }
 
+/// Opens the log's database again after a failed write: whether it is worth trying (space to
+/// write), and the opening itself (the file, or a test's backend).
+struct Reopen {
+    ready: Box<dyn Fn() -> bool + Send + Sync>,
+    open: Box<dyn Fn() -> Result<Database, StoreError> + Send + Sync>,
+}
+
+/// How much a recovery wants to be able to write beside the log before it reopens it (redb
+/// writes when it opens a log that was not closed cleanly).
+pub const RECOVERY_PROBE_BYTES: usize = 1 << 20;
+
+/// Whether `RECOVERY_PROBE_BYTES` can be written and synced in `dir` (and removed again).
+fn space_in(dir: &Path) -> bool {
+    use std::io::Write as _;
+    let probe = dir.join(".vigil-space-probe");
+    let ok = std::fs::File::create(&probe)
+        .and_then(|mut f| {
+            f.write_all(&vec![0u8; RECOVERY_PROBE_BYTES])?;
+            f.sync_all()
+        })
+        .is_ok();
+    let _ = std::fs::remove_file(&probe);
+    ok
+}
+
 /// The log.
 pub struct Store {
-    db: Database,
+    /// `None` only for the moment a recovery swaps the database.
+    db: RwLock<Option<Arc<Database>>>,
+    reopen: Option<Reopen>,
+    /// True when writes stopped because a write failed (a full disk, an I/O error): reopening
+    /// may cure that. A failed self-check is not cured by waiting.
+    recoverable: AtomicBool,
     signer: NoteSigner,
     /// Held for a whole batch (write and sync): there is one writer at a time.
     writer: Mutex<()>,
@@ -182,21 +213,51 @@ impl Store {
                     .map_err(io)?;
             }
         }
-        Store::init(Database::create(path)?, signer)
+        let path = path.to_owned();
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let reopen = Reopen {
+            ready: Box::new(move || space_in(&dir)),
+            open: Box::new(move || Ok(Database::create(&path)?)),
+        };
+        Store::init((reopen.open)()?, Some(reopen), signer)
     }
 
-    /// Opens (or creates) the log on any redb storage backend (tests inject failing ones).
+    /// Opens (or creates) the log on any redb storage backend (tests inject failing ones). A
+    /// log opened so cannot [`Store::recover`]: there is no second backend to open.
     pub fn open_with_backend(
         backend: impl StorageBackend,
         signer: NoteSigner,
     ) -> Result<Store, StoreError> {
-        Store::init(Database::builder().create_with_backend(backend)?, signer)
+        Store::init(
+            Database::builder().create_with_backend(backend)?,
+            None,
+            signer,
+        )
     }
 
-    fn init(db: Database, signer: NoteSigner) -> Result<Store, StoreError> {
+    /// Opens the log on backends `make` makes: one now, another for each [`Store::recover`]
+    /// that `ready` allows.
+    pub fn open_with_backends<B: StorageBackend>(
+        make: impl Fn() -> Result<B, StoreError> + Send + Sync + 'static,
+        ready: impl Fn() -> bool + Send + Sync + 'static,
+        signer: NoteSigner,
+    ) -> Result<Store, StoreError> {
+        let reopen = Reopen {
+            ready: Box::new(ready),
+            open: Box::new(move || Ok(Database::builder().create_with_backend(make()?)?)),
+        };
+        Store::init((reopen.open)()?, Some(reopen), signer)
+    }
+
+    fn init(db: Database, reopen: Option<Reopen>, signer: NoteSigner) -> Result<Store, StoreError> {
         create_layout(&db, &signer)?;
         let store = Store {
-            db,
+            db: RwLock::new(Some(Arc::new(db))),
+            reopen,
+            recoverable: AtomicBool::new(false),
             signer,
             writer: Mutex::new(()),
             head: Mutex::new(Head {
@@ -235,6 +296,75 @@ impl Store {
         lock(&self.head).clone()
     }
 
+    /// The database, for one transaction.
+    fn db(&self) -> Result<Arc<Database>, StoreError> {
+        self.db
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or_else(|| StoreError::NotWritable("the log is being reopened".into()))
+    }
+
+    /// A read transaction.
+    pub(crate) fn begin_read(&self) -> Result<redb::ReadTransaction, StoreError> {
+        Ok(self.db()?.begin_read()?)
+    }
+
+    /// A write transaction.
+    pub(crate) fn begin_write(&self) -> Result<redb::WriteTransaction, StoreError> {
+        Ok(self.db()?.begin_write()?)
+    }
+
+    /// After a failed write (a full disk, an I/O error) the log takes no writes; this tries to
+    /// take them again: once there is room to write beside the log, it opens the log anew,
+    /// runs the start-up self-check on what is on disk, and if that passes, publishes the
+    /// checked head and takes writes. `Ok(true)` when the log takes writes afterwards;
+    /// `Ok(false)` when it cannot be cured this way (a failed self-check, or a log opened on a
+    /// single backend); an error to retry later (no room yet, the file still busy). Until it
+    /// reopens, reads go on from the log as it was.
+    pub fn recover(&self) -> Result<bool, StoreError> {
+        if self.writable().is_ok() {
+            return Ok(true);
+        }
+        let Some(reopen) = &self.reopen else {
+            return Ok(false);
+        };
+        if !self.recoverable.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        if !(reopen.ready)() {
+            return Err(StoreError::NotWritable(
+                "no room to write beside the log yet".into(),
+            ));
+        }
+        let _writer = lock(&self.writer);
+        // redb holds the file until the last transaction on it ends: drop ours, then open.
+        let old = self
+            .db
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        drop(old);
+        // Should the opening fail after all (a race with whatever fills the disk), reads
+        // answer 503 until a later attempt opens it.
+        let db = (reopen.open)()?;
+        *self.db.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(db));
+        match self.self_check() {
+            Ok(head) => {
+                *lock(&self.head) = head;
+                *lock(&self.writable) = Ok(());
+                self.recoverable.store(false, Ordering::SeqCst);
+                Ok(true)
+            }
+            Err(StoreError::Corrupt(why)) => {
+                *lock(&self.writable) = Err(why);
+                self.recoverable.store(false, Ordering::SeqCst);
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// `Ok` while the log takes writes; otherwise the reason it does not.
     pub fn writable(&self) -> Result<(), String> {
         lock(&self.writable).clone()
@@ -242,7 +372,7 @@ impl Store {
 
     /// Reads the stored head and latest checkpoint without checking them.
     fn stored_head(&self) -> Result<Head, StoreError> {
-        let r = self.db.begin_read()?;
+        let r = self.begin_read()?;
         let meta = r.open_table(META)?;
         let (size, root) = decode_head(
             meta.get(META_HEAD)?

@@ -1,6 +1,5 @@
 //! Paged, filtered queries over the secondary indexes.
 
-use redb::ReadableDatabase as _;
 use vigil_core::{Entry, Kind, Severity};
 
 use crate::tables::{BY_KIND, BY_SEVERITY, BY_SIGNER, BY_TOPIC, ENTRIES};
@@ -66,7 +65,7 @@ impl Store {
         } else {
             f.limit.min(MAX_LIMIT)
         };
-        let r = self.db.begin_read()?;
+        let r = self.begin_read()?;
         let entries = r.open_table(ENTRIES)?;
         // Candidates come from the most selective index available, in index order.
         let candidates: Box<dyn Iterator<Item = Result<u64, StoreError>>> = {

@@ -1,6 +1,6 @@
 //! Reads: entries, the retry lookup, proofs from stored hashes, and the walk over every entry.
 
-use redb::{ReadableDatabase as _, ReadableTable as _};
+use redb::ReadableTable as _;
 use vigil_core::merkle::{self, Hash, StoredId};
 use vigil_core::{Entry, Statement, TlogProof};
 
@@ -10,7 +10,7 @@ use crate::{Store, StoreError, corrupt, stored_hash};
 impl Store {
     /// The raw bytes of entry `index`.
     pub fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        let r = self.db.begin_read()?;
+        let r = self.begin_read()?;
         let t = r.open_table(ENTRIES)?;
         Ok(t.get(index)?.map(|v| v.value().to_vec()))
     }
@@ -22,7 +22,7 @@ impl Store {
         signer: &str,
         statement: &Statement,
     ) -> Result<Option<Entry>, StoreError> {
-        let r = self.db.begin_read()?;
+        let r = self.begin_read()?;
         let nonces = r.open_table(NONCES)?;
         let Some(index) = nonces.get((signer, statement.nonce()))?.map(|g| g.value()) else {
             return Ok(None);
@@ -37,7 +37,7 @@ impl Store {
     }
 
     fn read_hash(&self) -> Result<impl FnMut(StoredId) -> Result<Hash, StoreError>, StoreError> {
-        let r = self.db.begin_read()?;
+        let r = self.begin_read()?;
         let t = r.open_table(HASHES)?;
         Ok(move |id: StoredId| {
             let _keep = &r;
@@ -85,7 +85,7 @@ impl Store {
 
     /// Calls `f` on every entry in order (to rebuild projections at start-up).
     pub fn for_each_entry(&self, mut f: impl FnMut(Entry)) -> Result<(), StoreError> {
-        let r = self.db.begin_read()?;
+        let r = self.begin_read()?;
         let t = r.open_table(ENTRIES)?;
         for item in t.iter()? {
             let (k, v) = item?;

@@ -217,3 +217,111 @@ fn a_creation_cut_short_leaves_no_half_made_log() {
         1
     );
 }
+
+/// Given a log whose disk fills (every write and sync fails with ENOSPC), when a batch fails,
+/// then the log refuses writes and says why; it does not come back while the disk is full;
+/// once space is freed, `recover` reopens it, the self-check passes, and it takes writes again
+/// without a restart — with every acknowledged entry still there and the tree consistent.
+#[test]
+fn a_full_disk_is_recovered_from_without_a_restart() {
+    use vigil_store::backends::{ControlledSync, Syncs};
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("log.redb");
+    let syncs = Syncs::plain();
+    let (p, s) = (path.clone(), syncs.clone());
+    let store = Store::open_with_backends(
+        move || {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&p)
+                .map_err(|e| vigil_store::StoreError::Db(redb::Error::Io(e)))?;
+            ControlledSync::new(file, s.clone())
+        },
+        {
+            let s = syncs.clone();
+            move || !s.is_full()
+        },
+        log_signer(),
+    )
+    .expect("opens");
+    let acked: Vec<_> = store
+        .append_batch((0..5).map(|i| alert(i, "nas", 1)).collect())
+        .expect("append")
+        .into_iter()
+        .map(|r| r.expect("ok"))
+        .collect();
+    let before = store.head();
+    syncs.fill_disk();
+    assert!(
+        store.append_batch(vec![alert(10, "nas", 1)]).is_err(),
+        "the disk is full"
+    );
+    let why = store.writable().expect_err("not writable");
+    assert!(why.contains("a write failed"), "{why}");
+    assert!(
+        matches!(
+            store.append_batch(vec![alert(11, "nas", 1)]),
+            Err(vigil_store::StoreError::NotWritable(_))
+        ),
+        "refused at once while not writable"
+    );
+    // Still full: no reopening yet, and reads go on from the log as it was.
+    assert!(store.recover().is_err(), "no room yet");
+    assert!(store.entry(acked[0].index).expect("read").is_some());
+    assert_eq!(store.head(), before);
+    syncs.free_disk();
+    assert!(store.recover().expect("reopens"), "writable again");
+    assert_eq!(store.head(), before, "the durable head, checked");
+    let after = store
+        .append_batch(vec![alert(13, "nas", 1)])
+        .expect("append")[0]
+        .clone()
+        .expect("ok");
+    assert_eq!(after.index, before.size);
+    for a in &acked {
+        let bytes = store
+            .entry(a.index)
+            .expect("read")
+            .expect("acknowledged entry present");
+        assert_eq!(vigil_core::merkle::leaf_hash(&bytes), a.leaf);
+    }
+    let p = store
+        .consistency_proof(before.size, store.head().size)
+        .expect("proof");
+    vigil_core::merkle::verify_consistency(
+        before.size,
+        store.head().size,
+        &before.root,
+        &store.head().root,
+        &p,
+    )
+    .expect("consistent with the head before the disk filled");
+}
+
+#[test]
+fn a_failed_self_check_is_not_recovered_by_waiting() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("log.redb");
+    {
+        let s = Store::open(&path, log_signer()).expect("opens");
+        s.append_batch(vec![alert(1, "nas", 1), alert(2, "nas", 1)])
+            .expect("append");
+    }
+    {
+        let db = redb::Database::create(&path).expect("redb");
+        let t: redb::TableDefinition<(u8, u64), &[u8; 32]> = redb::TableDefinition::new("hashes");
+        let w = db.begin_write().expect("w");
+        w.open_table(t)
+            .expect("t")
+            .insert((0u8, 1u64), &[9u8; 32])
+            .expect("insert");
+        w.commit().expect("commit");
+    }
+    let s = Store::open(&path, log_signer()).expect("opens read-only");
+    assert!(s.writable().is_err());
+    assert!(!s.recover().expect("no error"), "a person must look");
+    assert!(s.writable().is_err());
+}
