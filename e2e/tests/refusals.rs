@@ -19,6 +19,35 @@ fn refused(a: &Appliance, before: u64, ans: &vigil_cli::Answer, status: u16, cod
     assert_eq!(a.log_size(), before, "nothing logged");
 }
 
+/// Asserts an answer's status and code (for refusals that are not about logging).
+fn answered(ans: &vigil_cli::Answer, status: u16, code: &str) {
+    assert_eq!(
+        (ans.status, ans.error_code().as_deref()),
+        (status, Some(code)),
+        "{}",
+        ans.text()
+    );
+}
+
+/// The auditor's signed-read headers for GET `signed_path`, dated `date`.
+fn auditor_read(signed_path: &str, date: u64) -> Vec<(String, String)> {
+    client::request_headers(
+        "GET",
+        signed_path,
+        b"",
+        AUDITOR.0,
+        &test_key(AUDITOR.1),
+        date,
+        &client::random_nonce(),
+    )
+}
+
+/// GET /metrics with these headers.
+fn get_metrics(a: &Appliance, h: &[(String, String)]) -> vigil_cli::Answer {
+    let c = vigil_cli::Client::new(&a.url(), &a.daemon().ca_pem).expect("client");
+    c.get_with_headers("/metrics", h).expect("reach")
+}
+
 #[test]
 fn accepted_alert_gets_201_and_a_verifying_receipt() {
     let a = Appliance::start();
@@ -466,20 +495,8 @@ fn reads_need_an_auditor_or_admin_signature() {
     }
     // A replayed signed request is refused.
     let now = a.now();
-    let nonce = client::random_nonce();
-    let h = client::request_headers(
-        "GET",
-        "/metrics",
-        b"",
-        AUDITOR.0,
-        &test_key(AUDITOR.1),
-        now,
-        &nonce,
-    );
-    let get = |h: &[(String, String)]| {
-        let c = vigil_cli::Client::new(&a.url(), &a.daemon().ca_pem).expect("client");
-        c.get_with_headers("/metrics", h).expect("reach")
-    };
+    let h = auditor_read("/metrics", now);
+    let get = |h: &[(String, String)]| get_metrics(&a, h);
     let metrics = get(&h);
     assert_eq!(metrics.status, 200);
     assert!(
@@ -491,27 +508,15 @@ fn reads_need_an_auditor_or_admin_signature() {
     );
     assert_eq!(get(&h).error_code().as_deref(), Some("replay"));
     // A signature over another path does not authorise this one.
-    let h = client::request_headers(
-        "GET",
-        "/v1/log/entries",
-        b"",
-        AUDITOR.0,
-        &test_key(AUDITOR.1),
-        now,
-        &client::random_nonce(),
-    );
+    let h = auditor_read("/v1/log/entries", now);
     assert_eq!(get(&h).error_code().as_deref(), Some("bad_signature"));
     // Outside the time window.
-    let h = client::request_headers(
-        "GET",
-        "/metrics",
-        b"",
-        AUDITOR.0,
-        &test_key(AUDITOR.1),
-        now - 600,
-        &client::random_nonce(),
+    assert_eq!(
+        get(&auditor_read("/metrics", now - 600))
+            .error_code()
+            .as_deref(),
+        Some("stale")
     );
-    assert_eq!(get(&h).error_code().as_deref(), Some("stale"));
 }
 
 #[test]
@@ -693,31 +698,12 @@ fn path_segments_that_are_not_utf8_get_the_json_error() {
             "{path}"
         );
     }
-    let ans = a.read("/v1/log/entries/%C0%AE", AUDITOR);
-    assert_eq!(
-        (ans.status, ans.error_code().as_deref()),
-        (400, Some("malformed")),
-        "{}",
-        ans.text()
-    );
-    let ans = a
-        .client
-        .get("/v1/log/consistency?from=0&to=1&to=1")
-        .expect("reach");
-    assert_eq!(
-        (ans.status, ans.error_code().as_deref()),
-        (400, Some("malformed")),
-        "a repeated parameter: {}",
-        ans.text()
-    );
-    let ans = a
-        .client
-        .post("/v1/log/checkpoint", b"", &[])
-        .expect("reach");
-    assert_eq!(
-        (ans.status, ans.error_code().as_deref()),
-        (405, Some("method_not_allowed"))
-    );
+    answered(&a.read("/v1/log/entries/%C0%AE", AUDITOR), 400, "malformed");
+    // A repeated parameter.
+    let ans = a.client.get("/v1/log/consistency?from=0&to=1&to=1");
+    answered(&ans.expect("reach"), 400, "malformed");
+    let ans = a.client.post("/v1/log/checkpoint", b"", &[]);
+    answered(&ans.expect("reach"), 405, "method_not_allowed");
 }
 
 #[test]
@@ -790,21 +776,8 @@ fn text_the_display_cannot_show_is_refused_and_nothing_logged() {
 #[test]
 fn a_signed_read_stays_single_use_across_a_restart() {
     let mut a = Appliance::start();
-    let signed = |date: u64| {
-        client::request_headers(
-            "GET",
-            "/metrics",
-            b"",
-            AUDITOR.0,
-            &test_key(AUDITOR.1),
-            date,
-            &client::random_nonce(),
-        )
-    };
-    let get = |a: &Appliance, h: &[(String, String)]| {
-        let c = vigil_cli::Client::new(&a.url(), &a.daemon().ca_pem).expect("client");
-        c.get_with_headers("/metrics", h).expect("reach")
-    };
+    let signed = |date: u64| auditor_read("/metrics", date);
+    let get = get_metrics;
     let captured = signed(a.now());
     assert_eq!(get(&a, &captured).status, 200);
     assert_eq!(get(&a, &captured).error_code().as_deref(), Some("replay"));
@@ -831,19 +804,7 @@ fn reads_are_held_to_the_moment_the_clock_was_first_seen_synchronised() {
     a.clock.set_synced(false);
     a.clock.set_ms(a.clock_ms() + 2_000);
     a.restart();
-    let at = |a: &Appliance, date: u64| {
-        let h = client::request_headers(
-            "GET",
-            "/metrics",
-            b"",
-            AUDITOR.0,
-            &test_key(AUDITOR.1),
-            date,
-            &client::random_nonce(),
-        );
-        let c = vigil_cli::Client::new(&a.url(), &a.daemon().ca_pem).expect("client");
-        c.get_with_headers("/metrics", &h).expect("reach")
-    };
+    let at = |a: &Appliance, date: u64| get_metrics(a, &auditor_read("/metrics", date));
     // Unsynchronised: dates are not judged at all (the nonce cache alone protects).
     assert_eq!(at(&a, a.now() - 3_600).status, 200);
     a.clock.set_synced(true);

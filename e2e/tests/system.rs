@@ -3,7 +3,6 @@
 use std::io::{Read as _, Write as _};
 use std::sync::Arc;
 
-use base64::Engine as _;
 use vigil_core::merkle::verify_consistency;
 use vigil_core::wire::EntriesPage;
 use vigil_core::{Checkpoint, Kind, MemoryTree};
@@ -116,16 +115,7 @@ fn restart_keeps_log_checkpoints_and_replay_protection() {
         ))
         .expect("reach")
         .text();
-    let hashes: Vec<[u8; 32]> = proof
-        .lines()
-        .map(|l| {
-            base64::engine::general_purpose::STANDARD
-                .decode(l)
-                .expect("b64")
-                .try_into()
-                .expect("32")
-        })
-        .collect();
+    let hashes = vigil_core::wire::parse_hash_lines(&proof).expect("hash lines");
     verify_consistency(old.size, new.size, &old.root, &new.root, &hashes)
         .expect("new checkpoint extends the old");
 }

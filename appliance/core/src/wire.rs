@@ -94,3 +94,35 @@ pub struct ErrorBody {
     /// One sentence for a person.
     pub detail: String,
 }
+
+/// The body of `GET /v1/log/consistency`: one base64 hash a line.
+pub fn hash_lines(hashes: &[Hash]) -> String {
+    hashes
+        .iter()
+        .map(|h| format!("{}\n", STANDARD.encode(h)))
+        .collect()
+}
+
+/// Reads [`hash_lines`] back; `None` if a line is not base64 of 32 bytes.
+pub fn parse_hash_lines(text: &str) -> Option<Vec<Hash>> {
+    text.lines()
+        .map(|l| STANDARD.decode(l).ok().and_then(|b| b.try_into().ok()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_lines_round_trip_and_refuse_a_bad_line() {
+        let hashes = [[1u8; 32], [2u8; 32]];
+        assert_eq!(
+            parse_hash_lines(&hash_lines(&hashes)),
+            Some(hashes.to_vec())
+        );
+        assert_eq!(parse_hash_lines(""), Some(vec![]));
+        assert_eq!(parse_hash_lines("AAAA\n"), None, "not 32 bytes");
+        assert_eq!(parse_hash_lines("not base64!\n"), None);
+    }
+}

@@ -1,20 +1,16 @@
 //! The `vigild` binary itself: the embedded default starts a working appliance with no
 //! arguments, and SIGTERM drains and exits cleanly.
 
+mod common;
+
+use common::free_port;
+
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn vigild() -> &'static str {
     env!("CARGO_BIN_EXE_vigild")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 #[test]

@@ -5,6 +5,10 @@
 //! any receipt carried. `VIGIL_SOAK_CYCLES` sets the number of cycles (25 by default, as CI
 //! runs it).
 
+mod common;
+
+use common::free_port;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
@@ -22,14 +26,6 @@ use vigil_core::{
 
 const ORIGIN: &str = "soak.vigil/log";
 const SUBMITTERS: usize = 4;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
 
 /// Starts the embedded default in `work` on `port` and waits for its banner.
 fn start(work: &Path, port: u16) -> Child {
@@ -133,18 +129,7 @@ fn verify(c: &Client, vkey: &NoteVerifier, auditor: &SigningKey, receipts: &[Rec
         let a = c
             .get(&format!("/v1/log/consistency?from={size}&to={}", cp.size))
             .expect("consistency");
-        let proof: Vec<merkle::Hash> = a
-            .text()
-            .lines()
-            .map(|l| {
-                use base64::Engine as _;
-                base64::engine::general_purpose::STANDARD
-                    .decode(l)
-                    .expect("b64")
-                    .try_into()
-                    .expect("32 bytes")
-            })
-            .collect();
+        let proof = vigil_core::wire::parse_hash_lines(&a.text()).expect("hash lines");
         merkle::verify_consistency(size, cp.size, &root, &cp.root, &proof)
             .unwrap_or_else(|e| panic!("not consistent with the checkpoint at {size}: {e}"));
     }

@@ -234,16 +234,8 @@ impl audit::Source for Remote {
         if a.status != 200 {
             return Err(describe(&a));
         }
-        a.text()
-            .lines()
-            .map(|l| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(l)
-                    .ok()
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or_else(|| "a consistency proof line is not a hash".to_string())
-            })
-            .collect()
+        vigil_core::wire::parse_hash_lines(&a.text())
+            .ok_or_else(|| "a consistency proof line is not a hash".to_string())
     }
     fn entry(&mut self, index: u64) -> Result<Vec<u8>, String> {
         let a = self

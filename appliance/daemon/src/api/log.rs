@@ -8,8 +8,6 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use vigil_core::statement::{Kind, Severity};
 use vigil_core::wire::{EntriesPage, EntryView};
 use vigil_store::Filter;
@@ -77,12 +75,7 @@ pub(super) async fn consistency(
         .store
         .consistency_proof(from, to)
         .map_err(|e| internal(&e))?;
-    Ok(text(
-        hashes
-            .iter()
-            .map(|h| format!("{}\n", STANDARD.encode(h)))
-            .collect(),
-    ))
+    Ok(text(vigil_core::wire::hash_lines(&hashes)))
 }
 
 fn only_params(q: &BTreeMap<String, String>, allowed: &[&str]) -> ApiResult<()> {
