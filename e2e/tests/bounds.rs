@@ -264,7 +264,9 @@ fn one_address_cannot_hold_the_connection_budget() {
         );
         start.elapsed()
     };
-    let baseline = timed();
+    // The best of three, each time: scheduler noise on a busy CI machine is not the question.
+    let best = || (0..3).map(|_| timed()).min().expect("three");
+    let baseline = best();
     // 100 idle connections from 127.0.0.2 (another loopback address): no TLS bytes sent.
     let addr = a.daemon().addr;
     let mut idle: Vec<tokio::net::TcpStream> = a.block_on(async {
@@ -293,7 +295,7 @@ fn one_address_cannot_hold_the_connection_budget() {
     });
     assert_eq!(closed, 96, "connections past the cap are closed at accept");
     // Another address's request is not held up by them.
-    let after = timed();
+    let after = best();
     assert!(
         after <= baseline + Duration::from_millis(100),
         "{after:?} with the idle connections, {baseline:?} without"
