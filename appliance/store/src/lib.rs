@@ -218,11 +218,13 @@ impl Store {
             Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
             _ => std::path::PathBuf::from("."),
         };
+        let first = Database::create(&path)?;
+        // Reopening never creates: a log that vanished is not replaced by an empty one.
         let reopen = Reopen {
             ready: Box::new(move || space_in(&dir)),
-            open: Box::new(move || Ok(Database::create(&path)?)),
+            open: Box::new(move || Ok(Database::open(&path)?)),
         };
-        Store::init((reopen.open)()?, Some(reopen), signer)
+        Store::init(first, Some(reopen), signer)
     }
 
     /// Opens (or creates) the log on any redb storage backend (tests inject failing ones). A
