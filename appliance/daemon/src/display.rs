@@ -125,7 +125,7 @@ impl std::fmt::Debug for Display {
     }
 }
 
-use crate::state::lock;
+use crate::locks::lock;
 
 impl Display {
     /// A display over `projection` on the PNG panel (`panel` says why); `png_path` is where it

@@ -10,6 +10,7 @@ pub mod display;
 pub mod files;
 pub mod framing;
 pub mod limits;
+pub mod locks;
 pub mod logging;
 pub mod metrics;
 mod panel;

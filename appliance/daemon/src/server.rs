@@ -90,7 +90,7 @@ impl PerAddress {
     /// A slot for a connection from `ip`, unless its address holds `cap` already.
     pub fn take(&self, ip: std::net::IpAddr) -> Option<Slot> {
         let key = client_key(ip);
-        let mut open = crate::state::lock(&self.open);
+        let mut open = crate::locks::lock(&self.open);
         let n = open.entry(key).or_insert(0);
         if *n >= self.cap {
             return None;
@@ -104,7 +104,7 @@ impl PerAddress {
 
     /// Connections open from `ip`'s address.
     pub fn open(&self, ip: std::net::IpAddr) -> usize {
-        crate::state::lock(&self.open)
+        crate::locks::lock(&self.open)
             .get(&client_key(ip))
             .copied()
             .unwrap_or(0)
@@ -113,7 +113,7 @@ impl PerAddress {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut open = crate::state::lock(&self.of.open);
+        let mut open = crate::locks::lock(&self.of.open);
         if let Some(n) = open.get_mut(&self.key) {
             *n -= 1;
             if *n == 0 {

@@ -116,20 +116,7 @@ impl Gate for DaemonGate {
     }
 }
 
-/// Read lock, surviving poisoning (the data is a projection that is replaced whole).
-pub fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Write lock, surviving poisoning.
-pub fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Locks, poisoned or not (a panicked holder leaves plain data behind).
-pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+pub use crate::locks::{lock, read, write};
 
 /// How many of the most recently logged statements [`RecentStatements`] remembers.
 pub const RECENT_STATEMENTS: usize = 16_384;

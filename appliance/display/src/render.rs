@@ -10,7 +10,7 @@ use embedded_graphics::primitives::{PrimitiveStyle, Rectangle};
 use embedded_graphics::text::{Alignment, Baseline, Text, TextStyleBuilder};
 use vigil_core::statement::Severity;
 
-use crate::ui::{Row, Screen};
+use crate::ui::{LIST_ROWS, Row, Screen};
 
 /// Panel width in pixels.
 pub const WIDTH: u32 = 128;
@@ -18,8 +18,6 @@ pub const WIDTH: u32 = 128;
 pub const HEIGHT: u32 = 64;
 /// Characters per line in the small font.
 pub const COLS: usize = (WIDTH / 5) as usize;
-/// Rows of 8 px below the 8 px header.
-pub const LIST_ROWS: usize = 7;
 
 fn small(color: BinaryColor) -> MonoTextStyle<'static, BinaryColor> {
     MonoTextStyle::new(&FONT_5X8, color)

@@ -4,7 +4,8 @@
 use vigil_core::projection::{AlertView, Counts, Projection};
 use vigil_core::statement::Severity;
 
-use crate::render::LIST_ROWS;
+/// Rows a list or detail screen holds: 8 px each below the 8 px header of the 64 px LCD.
+pub const LIST_ROWS: usize = 7;
 
 /// The six touch pads, left to right as printed on the GFX HAT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,7 +70,7 @@ pub enum Screen {
     },
     /// Active alerts.
     List {
-        /// The rows on screen: at most [`crate::render::LIST_ROWS`], from position `top` of the
+        /// The rows on screen: at most [`LIST_ROWS`], from position `top` of the
         /// display order (scrolled so that `selected` is visible).
         rows: Vec<Row>,
         /// Position of `rows[0]` among all active alerts.
