@@ -225,10 +225,15 @@ fn a_body_that_never_completes_gets_the_json_timeout() {
 fn what_the_http_parser_refuses_gets_the_json_error_too() {
     let a = Appliance::start();
     let before = a.log_size();
-    let (answer, _) = exchange(&a, b"GARBAGE\r\n\r\n", Duration::from_secs(10));
-    let (status, code) = json_error(&answer);
-    assert!(status.starts_with("HTTP/1.1 400"), "{answer}");
-    assert_eq!(code, "malformed");
+    for request in [
+        &b"GARBAGE\r\n\r\n"[..],
+        b"GET /healthz HTTP/3.0\r\nHost: localhost\r\n\r\n",
+    ] {
+        let (answer, _) = exchange(&a, request, Duration::from_secs(10));
+        let (status, code) = json_error(&answer);
+        assert!(status.starts_with("HTTP/1.1 400"), "{answer}");
+        assert_eq!(code, "malformed");
+    }
     let huge = format!(
         "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Pad: {}\r\n\r\n",
         "a".repeat(20_000)
