@@ -15,6 +15,19 @@ pub trait Clock: Send + Sync + 'static {
     fn now_secs(&self) -> u64 {
         self.now_ms() / 1000
     }
+    /// `verified`, stamped for the log with the moment it arrives and whether that moment
+    /// comes from a synchronised clock.
+    fn submission(&self, verified: vigil_core::Verified) -> vigil_store::Submission {
+        vigil_store::Submission {
+            received_ms: self.now_ms(),
+            clock: if self.synced() {
+                vigil_core::ClockState::Synced
+            } else {
+                vigil_core::ClockState::Unsynced
+            },
+            verified,
+        }
+    }
 }
 
 /// How the system clock's synchronisation is judged.

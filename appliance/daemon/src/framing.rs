@@ -57,11 +57,7 @@ pub fn rewrite(head: &[u8]) -> Option<Vec<u8>> {
     {
         return None;
     }
-    let body = serde_json::to_string(&vigil_core::wire::ErrorBody {
-        error: ApiError::new(code, detail).code.as_str().to_owned(),
-        detail: detail.to_owned(),
-    })
-    .ok()?;
+    let body = ApiError::new(code, detail).json();
     let mut out = String::with_capacity(head.len() + body.len() + 48);
     out.push_str(lines[0]);
     out.push_str("\r\n");

@@ -298,19 +298,7 @@ fn import(
     )
     .map_err(StartError::Other)?;
     batch.push(boot);
-    let clock_state = if clock.synced() {
-        vigil_core::ClockState::Synced
-    } else {
-        vigil_core::ClockState::Unsynced
-    };
-    let subs: Vec<Submission> = batch
-        .into_iter()
-        .map(|v| Submission {
-            verified: v,
-            received_ms: clock.now_ms(),
-            clock: clock_state,
-        })
-        .collect();
+    let subs: Vec<Submission> = batch.into_iter().map(|v| clock.submission(v)).collect();
     let n = subs.len();
     for r in store.append_batch_gated(subs, gate)? {
         r.map_err(|e| StartError::Other(format!("provisioning entry refused: {e}")))?;

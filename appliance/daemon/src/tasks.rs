@@ -172,16 +172,7 @@ pub fn button_ack(st: &AppState, index: u64) {
     );
     match v {
         Ok(v) => {
-            let sub = vigil_store::Submission {
-                verified: v,
-                received_ms: st.clock.now_ms(),
-                clock: if st.clock.synced() {
-                    vigil_core::ClockState::Synced
-                } else {
-                    vigil_core::ClockState::Unsynced
-                },
-            };
-            if st.committer.submit(sub).is_err() {
+            if st.committer.submit(st.clock.submission(v)).is_err() {
                 tracing::warn!("touch-pad acknowledgement dropped: ingest queue full");
             }
         }

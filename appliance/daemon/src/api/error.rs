@@ -191,6 +191,14 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.code.status()
     }
+    /// The JSON body: `{"error": code, "detail": sentence}`.
+    pub fn json(&self) -> String {
+        serde_json::to_string(&ErrorBody {
+            error: self.code.as_str().to_owned(),
+            detail: self.detail.clone(),
+        })
+        .unwrap_or_default()
+    }
 }
 
 /// 400 `malformed`.
@@ -228,11 +236,7 @@ impl From<&Denied> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::to_string(&ErrorBody {
-            error: self.code.as_str().to_owned(),
-            detail: self.detail,
-        })
-        .unwrap_or_default();
+        let body = self.json();
         let mut r = (
             self.code.status(),
             [(header::CONTENT_TYPE, "application/json")],

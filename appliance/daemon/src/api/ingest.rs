@@ -13,7 +13,7 @@ use vigil_core::registry::Denied;
 use vigil_core::sig::{self, SigError, Signature, SshSignature};
 use vigil_core::statement::{Content, Kind, MAX_STATEMENT_BYTES, ParseError, Role, Statement};
 use vigil_core::wire::Receipt;
-use vigil_core::{ClockState, Entry, Verified};
+use vigil_core::{Entry, Verified};
 use vigil_store::{AppendError, QueueFull, Refused, Submission};
 
 use super::error::{ApiError, Code, internal, malformed};
@@ -130,16 +130,7 @@ async fn ingest(s: &Arc<AppState>, req: Request, ep: Endpoint) -> ApiResult<(Sta
     };
     let st = verified.statement();
     check_endpoint(ep, st.kind(), role)?;
-    let synced = s.clock.synced();
-    let sub = Submission {
-        received_ms: s.clock.now_ms(),
-        clock: if synced {
-            ClockState::Synced
-        } else {
-            ClockState::Unsynced
-        },
-        verified,
-    };
+    let sub = s.clock.submission(verified);
     let (signer, st) = (sub.verified.signer(), sub.verified.statement());
     // An exact re-submission answers with the existing receipt, without spending quota (from
     // memory: a read of the log would wait for any commit in progress).
