@@ -62,6 +62,9 @@ pub enum StartError {
         /// Why.
         why: String,
     },
+    /// Sockets passed by systemd (socket activation) that cannot be used.
+    #[error("the sockets passed by systemd (LISTEN_FDS): {0}")]
+    Inherited(String),
     /// Anything else, said plainly.
     #[error("{0}")]
     Other(String),
@@ -129,6 +132,72 @@ impl Listeners {
             },
         })
     }
+
+    /// The sockets systemd passed by socket activation (sd_listen_fds(3): `LISTEN_PID`,
+    /// `LISTEN_FDS`, `LISTEN_FDNAMES`), or `None` when none were passed. The one named `https`
+    /// serves HTTPS and the one named `http` the redirect; unnamed, the first is HTTPS and the
+    /// second the redirect. On the image, `vigild.socket` binds ports 443 and 80, so the
+    /// service itself holds no capability (docs/deployment.md).
+    pub fn inherited() -> Result<Option<Listeners>, StartError> {
+        // Read before listenfd consumes the protocol's variables.
+        let names = std::env::var("LISTEN_FDNAMES").ok();
+        let mut fds = listenfd::ListenFd::from_env();
+        if fds.len() == 0 {
+            return Ok(None);
+        }
+        let (https, http) =
+            socket_roles(names.as_deref(), fds.len()).map_err(StartError::Inherited)?;
+        let mut take = |idx: usize| -> Result<TcpListener, StartError> {
+            let std = fds
+                .take_tcp_listener(idx)
+                .and_then(|l| l.ok_or_else(|| std::io::Error::other("already taken")))
+                .map_err(|e| StartError::Inherited(format!("socket {idx}: {e}")))?;
+            std.set_nonblocking(true)
+                .and_then(|()| TcpListener::from_std(std))
+                .map_err(|e| StartError::Inherited(format!("socket {idx}: {e}")))
+        };
+        Ok(Some(Listeners {
+            https: take(https)?,
+            http: http.map(&mut take).transpose()?,
+        }))
+    }
+}
+
+/// Which of `count` passed sockets serves HTTPS and which the redirect, from their names
+/// (`LISTEN_FDNAMES`, colon-separated).
+fn socket_roles(names: Option<&str>, count: usize) -> Result<(usize, Option<usize>), String> {
+    let names: Vec<&str> = match names {
+        Some(n) if !n.is_empty() => n.split(':').collect(),
+        _ => {
+            return match count {
+                1 => Ok((0, None)),
+                2 => Ok((0, Some(1))),
+                n => Err(format!(
+                    "{n} unnamed sockets; pass one or two (HTTPS, then HTTP)"
+                )),
+            };
+        }
+    };
+    if names.len() != count {
+        return Err(format!("{count} sockets but {} names", names.len()));
+    }
+    let (mut https, mut http) = (None, None);
+    for (i, name) in names.iter().enumerate() {
+        let slot = match *name {
+            "https" => &mut https,
+            "http" => &mut http,
+            other => {
+                return Err(format!(
+                    "socket {i} is named \"{other}\"; expected https or http"
+                ));
+            }
+        };
+        if slot.replace(i).is_some() {
+            return Err(format!("two sockets are named \"{name}\""));
+        }
+    }
+    let https = https.ok_or("no socket is named https")?;
+    Ok((https, http))
 }
 
 impl Daemon {
@@ -140,5 +209,25 @@ impl Daemon {
         }
         let st = self.state.clone();
         let _ = tokio::task::spawn_blocking(move || st.committer.shutdown()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::socket_roles;
+
+    #[test]
+    fn passed_sockets_get_their_roles_by_name_or_by_order() {
+        assert_eq!(socket_roles(Some("https:http"), 2), Ok((0, Some(1))));
+        assert_eq!(socket_roles(Some("http:https"), 2), Ok((1, Some(0))));
+        assert_eq!(socket_roles(Some("https"), 1), Ok((0, None)));
+        assert_eq!(socket_roles(None, 2), Ok((0, Some(1))));
+        assert_eq!(socket_roles(Some(""), 1), Ok((0, None)));
+        // Refused: a redirect alone, unknown or repeated names, a count that does not match.
+        assert!(socket_roles(Some("http"), 1).is_err());
+        assert!(socket_roles(Some("https:ssh"), 2).is_err());
+        assert!(socket_roles(Some("https:https"), 2).is_err());
+        assert!(socket_roles(Some("https:http"), 3).is_err());
+        assert!(socket_roles(None, 3).is_err());
     }
 }

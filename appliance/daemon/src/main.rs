@@ -33,11 +33,19 @@ fn main() -> ExitCode {
     };
     rt.block_on(async move {
         let clock = Arc::new(SystemClock::new(settings.clock));
-        let started = match Listeners::bind(&settings).await {
-            Ok(listeners) => Daemon::start(settings.clone(), clock, listeners).await,
+        // Sockets passed by systemd (the image's vigild.socket) win over the configured ones.
+        let listeners = match Listeners::inherited() {
+            Ok(Some(l)) => Ok((l, true)),
+            Ok(None) => Listeners::bind(&settings).await.map(|l| (l, false)),
             Err(e) => Err(e),
         };
-        let daemon = match started {
+        let started = match listeners {
+            Ok((listeners, inherited)) => Daemon::start(settings.clone(), clock, listeners)
+                .await
+                .map(|d| (d, inherited)),
+            Err(e) => Err(e),
+        };
+        let (daemon, inherited) = match started {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(error = %e, "refusing to start");
@@ -51,6 +59,9 @@ fn main() -> ExitCode {
         );
         if let Some(h) = daemon.http_addr {
             println!("  plain HTTP on http://{h} redirects to HTTPS");
+        }
+        if inherited {
+            println!("  sockets:        passed by systemd (listen and http_listen are not used)");
         }
         println!(
             "  CA certificate: {} ({})",

@@ -27,16 +27,7 @@ fn embedded_default_runs_and_sigterm_drains() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("vigild starts");
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut banner = String::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !banner.contains("  display:") && Instant::now() < deadline {
-        let mut line = String::new();
-        if out.read_line(&mut line).expect("read") == 0 {
-            break;
-        }
-        banner.push_str(&line);
-    }
+    let banner = read_banner(&mut child);
     assert!(
         banner.contains(&format!("https://127.0.0.1:{https}")),
         "{banner}"
@@ -207,4 +198,119 @@ fn without_the_hw_feature_the_hat_is_refused_and_the_check_fails_cleanly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("built without the hw feature"), "{err}");
     assert!(!fresh.exists(), "the check touches no state");
+}
+
+/// Reads the start-up banner from vigild's stdout, up to its `display:` line (bounded).
+fn read_banner(child: &mut std::process::Child) -> String {
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut banner = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !banner.contains("  display:") && Instant::now() < deadline {
+        let mut line = String::new();
+        if out.read_line(&mut line).expect("read") == 0 {
+            break;
+        }
+        banner.push_str(&line);
+    }
+    banner
+}
+
+/// Connects to a socket systemd-socket-activate listens on, which makes it start its program
+/// (retried while the launcher is still binding).
+fn wake(port: u16) -> std::net::TcpStream {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => return s,
+            Err(e) if Instant::now() > deadline => panic!("the launcher does not listen: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+/// systemd's socket activation, through its own test launcher: vigild serves the sockets it
+/// was passed (HTTPS and the redirect, by name), not the configured addresses, so the image's
+/// service needs no capability to serve ports 443 and 80.
+#[test]
+fn sockets_passed_by_systemd_are_served_and_the_configured_ones_are_not_bound() {
+    let work = tempfile::tempdir().expect("tmp");
+    let (https, http, configured) = (free_port(), free_port(), free_port());
+    let activate = |names: &str| {
+        Command::new("systemd-socket-activate")
+            .current_dir(work.path())
+            .args(["-l", &format!("127.0.0.1:{http}")])
+            .args(["-l", &format!("127.0.0.1:{https}")])
+            .arg(format!("--fdname={names}"))
+            .args(["-E", &format!("VIGIL_LISTEN=127.0.0.1:{configured}")])
+            .args([
+                "-E",
+                "VIGIL_HTTP_LISTEN=off",
+                "-E",
+                "VIGIL_ORIGIN=sa.vigil/log",
+            ])
+            .arg(vigild())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("systemd-socket-activate (the systemd package) runs")
+    };
+    // Names decide the roles, not the order: the redirect's socket comes first here.
+    let mut child = activate("http:https");
+    // The launcher starts its program at the first connection, as systemd would.
+    let first = wake(https);
+    let banner = read_banner(&mut child);
+    drop(first);
+    assert!(
+        banner.contains(&format!("https://127.0.0.1:{https} "))
+            && banner.contains(&format!("http://127.0.0.1:{http} redirects"))
+            && banner.contains("sockets:        passed by systemd"),
+        "{banner}"
+    );
+    let ca = std::fs::read_to_string(work.path().join("vigil-data/tls/ca.pem")).expect("ca");
+    let c = vigil_cli::Client::new(&format!("https://127.0.0.1:{https}"), &ca).expect("client");
+    assert_eq!(c.get("/healthz").expect("reach").status, 200);
+    // The redirect names the passed HTTPS socket's port.
+    let mut plain = std::net::TcpStream::connect(("127.0.0.1", http)).expect("connect");
+    std::io::Write::write_all(
+        &mut plain,
+        format!(
+            "GET /v1/log/checkpoint HTTP/1.1\r\nHost: 127.0.0.1:{http}\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .expect("write");
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut plain, &mut answer).expect("read");
+    assert!(answer.starts_with("HTTP/1.1 308"), "{answer}");
+    assert!(
+        answer.contains(&format!(
+            "location: https://127.0.0.1:{https}/v1/log/checkpoint"
+        )),
+        "{answer}"
+    );
+    // The configured address was not bound.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", configured)).is_err());
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "{status:?}");
+
+    // A socket named for no role is refused at start, with the reason.
+    let mut child = activate("https:ssh");
+    let _first = wake(https);
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(1));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err)
+        .expect("stderr");
+    assert!(
+        err.contains("sockets passed by systemd (LISTEN_FDS): socket 1 is named \"ssh\""),
+        "{err}"
+    );
 }
