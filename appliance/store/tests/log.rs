@@ -521,3 +521,110 @@ fn an_older_log_loses_its_retired_payload_index_and_keeps_its_entries() {
     assert!(!names.iter().any(|n| n == "payloads"), "{names:?}");
     assert!(names.iter().any(|n| n == "nonces"), "{names:?}");
 }
+
+/// A log written before the query indexes were merged holds one table per dimension; opening it
+/// moves their rows into the one `index` table (docs/format.md §6), deletes them, and every
+/// query answers as before.
+#[test]
+fn an_older_log_has_its_four_query_tables_merged_into_one() {
+    use redb::{ReadableDatabase as _, ReadableTable as _, TableDefinition, TableHandle as _};
+    const INDEX: TableDefinition<(u8, &str, u64), ()> = TableDefinition::new("index");
+    let old_tables: [TableDefinition<(&str, u64), ()>; 4] = [
+        TableDefinition::new("by_signer"),
+        TableDefinition::new("by_kind"),
+        TableDefinition::new("by_severity"),
+        TableDefinition::new("by_topic"),
+    ];
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("log.redb");
+    let batch = (0..12u64)
+        .map(|i| {
+            let sev = ["info", "warning", "critical"][(i % 3) as usize];
+            let topic = if i % 2 == 0 { "backup" } else { "disk" };
+            let signer = if i < 8 { "nas" } else { "web" };
+            submit_text(&alert_text(i, sev, topic, "t"), signer, &source_key(1), i)
+        })
+        .collect();
+    let queries = [
+        Filter {
+            signer: Some("web".into()),
+            ..Filter::default()
+        },
+        Filter {
+            kind: Some(Kind::Alert),
+            from: 3,
+            ..Filter::default()
+        },
+        Filter {
+            severity: Some(Severity::Critical),
+            ..Filter::default()
+        },
+        Filter {
+            topic: Some("disk".into()),
+            severity: Some(Severity::Info),
+            ..Filter::default()
+        },
+    ];
+    let answers = |s: &Store| -> Vec<Vec<u64>> {
+        queries
+            .iter()
+            .map(|f| {
+                let p = s.query(f).expect("query");
+                p.entries.iter().map(|e| e.index()).collect()
+            })
+            .collect()
+    };
+    let (head, before) = {
+        let s = open(&dir);
+        s.append_batch(batch).expect("append");
+        (s.head(), answers(&s))
+    };
+    assert_eq!(before[0], (8..12).collect::<Vec<_>>(), "the queries select");
+    assert_eq!(before[3], vec![3, 9]);
+    // Rewrite the file into the older layout: the rows of `index` spread over four tables.
+    {
+        let db = redb::Database::open(&path).expect("redb");
+        let txn = db.begin_write().expect("txn");
+        {
+            let rows: Vec<(u8, String, u64)> = txn
+                .open_table(INDEX)
+                .expect("index")
+                .iter()
+                .expect("iter")
+                .map(|r| {
+                    let (k, _) = r.expect("row");
+                    let (d, v, i) = k.value();
+                    (d, v.to_owned(), i)
+                })
+                .collect();
+            assert_eq!(rows.len(), 12 * 4, "four rows per alert");
+            for (d, v, i) in rows {
+                txn.open_table(old_tables[usize::from(d)])
+                    .expect("old table")
+                    .insert((v.as_str(), i), ())
+                    .expect("insert");
+            }
+        }
+        txn.delete_table(INDEX).expect("delete");
+        txn.commit().expect("commit");
+    }
+    let s = open(&dir);
+    assert_eq!(s.head(), head);
+    assert!(s.writable().is_ok());
+    assert_eq!(
+        answers(&s),
+        before,
+        "the merged index answers as the four tables did"
+    );
+    drop(s);
+    let db = redb::Database::open(&path).expect("redb");
+    let names: Vec<String> = db
+        .begin_read()
+        .expect("read")
+        .list_tables()
+        .expect("tables")
+        .map(|t| t.name().to_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.starts_with("by_")), "{names:?}");
+    assert!(names.iter().any(|n| n == "index"), "{names:?}");
+}
