@@ -35,9 +35,12 @@ pub(crate) enum Dim {
     Topic = 3,
 }
 
+/// A retired per-dimension table.
+pub(crate) type RetiredIndex = TableDefinition<'static, (&'static str, u64), ()>;
+
 /// Retired: one table per dimension, (value, index) → () (four B-trees rewritten on every
 /// commit). Their rows move into [`INDEX`] when an older log opens, and the tables are deleted.
-pub(crate) const RETIRED_INDEXES: [(Dim, TableDefinition<(&str, u64), ()>); 4] = [
+pub(crate) const RETIRED_INDEXES: [(Dim, RetiredIndex); 4] = [
     (Dim::Signer, TableDefinition::new("by_signer")),
     (Dim::Kind, TableDefinition::new("by_kind")),
     (Dim::Severity, TableDefinition::new("by_severity")),
