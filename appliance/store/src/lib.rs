@@ -401,7 +401,6 @@ fn create_layout(db: &Database, signer: &NoteSigner) -> Result<(), StoreError> {
     let changed = {
         create_tables(&txn)?;
         let retired = txn.delete_table(RETIRED_PAYLOADS)?;
-        let retired = merge_retired_indexes(&txn)? || retired;
         let mut meta = txn.open_table(META)?;
         if meta.get(META_ORIGIN)?.is_none() {
             meta.insert(META_ORIGIN, signer.verifier().name().as_bytes())?;

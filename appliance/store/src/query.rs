@@ -2,7 +2,7 @@
 
 use vigil_core::{Entry, Kind, Severity};
 
-use crate::tables::{Dim, ENTRIES, INDEX};
+use crate::tables::{BY_KIND, BY_SEVERITY, BY_SIGNER, BY_TOPIC, ENTRIES};
 use crate::{Store, StoreError, corrupt};
 
 /// Largest page.
@@ -69,20 +69,19 @@ impl Store {
         let entries = r.open_table(ENTRIES)?;
         // Candidates come from the most selective index available, in index order.
         let candidates: Box<dyn Iterator<Item = Result<u64, StoreError>>> = {
-            let by = |dim: Dim, key: &str| -> Result<Box<dyn Iterator<Item = Result<u64, StoreError>>>, StoreError> {
-                let t = r.open_table(INDEX)?;
-                let d = dim as u8;
-                let it = t.range((d, key, f.from)..=(d, key, u64::MAX))?;
-                Ok(Box::new(it.map(|x| x.map(|(k, _)| k.value().2).map_err(StoreError::from))))
+            let by = |def: redb::TableDefinition<(&str, u64), ()>, key: &str| -> Result<Box<dyn Iterator<Item = Result<u64, StoreError>>>, StoreError> {
+                let t = r.open_table(def)?;
+                let it = t.range((key, f.from)..=(key, u64::MAX))?;
+                Ok(Box::new(it.map(|x| x.map(|(k, _)| k.value().1).map_err(StoreError::from))))
             };
             if let Some(s) = &f.signer {
-                by(Dim::Signer, s)?
+                by(BY_SIGNER, s)?
             } else if let Some(k) = f.kind {
-                by(Dim::Kind, k.name())?
+                by(BY_KIND, k.name())?
             } else if let Some(t) = &f.topic {
-                by(Dim::Topic, t)?
+                by(BY_TOPIC, t)?
             } else if let Some(s) = f.severity {
-                by(Dim::Severity, s.name())?
+                by(BY_SEVERITY, s.name())?
             } else {
                 Box::new(
                     entries

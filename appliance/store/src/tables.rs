@@ -1,6 +1,6 @@
 //! redb table layout (documented byte by byte in docs/format.md).
 
-use redb::{ReadableTable as _, Table, TableDefinition, WriteTransaction};
+use redb::{Table, TableDefinition, WriteTransaction};
 use vigil_core::Entry;
 
 /// index → entry bytes.
@@ -18,65 +18,21 @@ pub(crate) const NONCES: TableDefinition<(&str, &str), u64> = TableDefinition::n
 /// replay; a retry is now recognised from the nonce's own entry. Deleted when an older log opens.
 pub(crate) const RETIRED_PAYLOADS: TableDefinition<&[u8; 32], u64> =
     TableDefinition::new("payloads");
-/// (dimension, value, index) → (): the query indexes, all four dimensions in one B-tree so a
-/// commit rewrites one tree for them, not four.
-pub(crate) const INDEX: TableDefinition<(u8, &str, u64), ()> = TableDefinition::new("index");
-
-/// A dimension of [`INDEX`]; its byte is the key's first part (docs/format.md §6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dim {
-    /// The signer's name.
-    Signer = 0,
-    /// The statement kind's name.
-    Kind = 1,
-    /// The alert's severity (alerts only).
-    Severity = 2,
-    /// The alert's topic (alerts only).
-    Topic = 3,
-}
-
-/// A retired per-dimension table.
-pub(crate) type RetiredIndex = TableDefinition<'static, (&'static str, u64), ()>;
-
-/// Retired: one table per dimension, (value, index) → () (four B-trees rewritten on every
-/// commit). Their rows move into [`INDEX`] when an older log opens, and the tables are deleted.
-pub(crate) const RETIRED_INDEXES: [(Dim, RetiredIndex); 4] = [
-    (Dim::Signer, TableDefinition::new("by_signer")),
-    (Dim::Kind, TableDefinition::new("by_kind")),
-    (Dim::Severity, TableDefinition::new("by_severity")),
-    (Dim::Topic, TableDefinition::new("by_topic")),
-];
+/// (signer, index) → ().
+pub(crate) const BY_SIGNER: TableDefinition<(&str, u64), ()> = TableDefinition::new("by_signer");
+/// (kind, index) → ().
+pub(crate) const BY_KIND: TableDefinition<(&str, u64), ()> = TableDefinition::new("by_kind");
+/// (severity, index) → (), alerts only.
+pub(crate) const BY_SEVERITY: TableDefinition<(&str, u64), ()> =
+    TableDefinition::new("by_severity");
+/// (topic, index) → (), alerts only.
+pub(crate) const BY_TOPIC: TableDefinition<(&str, u64), ()> = TableDefinition::new("by_topic");
 
 pub(crate) const META_ORIGIN: &str = "origin";
 pub(crate) const META_HEAD: &str = "head";
 
 pub(crate) fn create_tables(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     Tables::open(txn).map(drop)
-}
-
-/// Moves the rows of the retired per-dimension tables into [`INDEX`] and deletes them; true
-/// if there were any (an older log).
-pub(crate) fn merge_retired_indexes(txn: &WriteTransaction) -> Result<bool, redb::Error> {
-    use redb::TableHandle as _;
-    let present: Vec<String> = txn.list_tables()?.map(|t| t.name().to_owned()).collect();
-    let mut merged = false;
-    for (dim, def) in RETIRED_INDEXES {
-        if !present.iter().any(|n| n == def.name()) {
-            continue;
-        }
-        {
-            let old = txn.open_table(def)?;
-            let mut index = txn.open_table(INDEX)?;
-            for row in old.iter()? {
-                let (k, ()) = row.map(|(k, v)| (k, v.value()))?;
-                let (value, i) = k.value();
-                index.insert((dim as u8, value, i), ())?;
-            }
-        }
-        txn.delete_table(def)?;
-        merged = true;
-    }
-    Ok(merged)
 }
 
 /// Every table, open in one write transaction.
@@ -86,7 +42,10 @@ pub(crate) struct Tables<'t> {
     pub meta: Table<'t, &'static str, &'static [u8]>,
     pub checkpoints: Table<'t, u64, &'static str>,
     pub nonces: Table<'t, (&'static str, &'static str), u64>,
-    index: Table<'t, (u8, &'static str, u64), ()>,
+    by_signer: Table<'t, (&'static str, u64), ()>,
+    by_kind: Table<'t, (&'static str, u64), ()>,
+    by_severity: Table<'t, (&'static str, u64), ()>,
+    by_topic: Table<'t, (&'static str, u64), ()>,
 }
 
 impl<'t> Tables<'t> {
@@ -97,21 +56,21 @@ impl<'t> Tables<'t> {
             meta: txn.open_table(META)?,
             checkpoints: txn.open_table(CHECKPOINTS)?,
             nonces: txn.open_table(NONCES)?,
-            index: txn.open_table(INDEX)?,
+            by_signer: txn.open_table(BY_SIGNER)?,
+            by_kind: txn.open_table(BY_KIND)?,
+            by_severity: txn.open_table(BY_SEVERITY)?,
+            by_topic: txn.open_table(BY_TOPIC)?,
         })
     }
 
     /// Adds the entry to every secondary index.
     pub(crate) fn index_entry(&mut self, e: &Entry) -> Result<(), redb::StorageError> {
         let i = e.index();
-        self.index.insert((Dim::Signer as u8, e.signer(), i), ())?;
-        self.index
-            .insert((Dim::Kind as u8, e.kind().name(), i), ())?;
+        self.by_signer.insert((e.signer(), i), ())?;
+        self.by_kind.insert((e.kind().name(), i), ())?;
         if let Some(a) = e.statement().alert() {
-            self.index
-                .insert((Dim::Severity as u8, a.severity.name(), i), ())?;
-            self.index
-                .insert((Dim::Topic as u8, a.topic.as_str(), i), ())?;
+            self.by_severity.insert((a.severity.name(), i), ())?;
+            self.by_topic.insert((a.topic.as_str(), i), ())?;
         }
         Ok(())
     }
