@@ -94,25 +94,7 @@ fn embedded_default_runs_and_sigterm_drains() {
         .expect("reach");
     assert_eq!(ans.status, 201, "{}", ans.text());
     // SIGTERM: graceful exit with status 0.
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "vigild did not exit after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = terminate(&mut child);
     assert!(status.success(), "{status:?}");
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err)
@@ -198,6 +180,29 @@ fn without_the_hw_feature_the_hat_is_refused_and_the_check_fails_cleanly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("built without the hw feature"), "{err}");
     assert!(!fresh.exists(), "the check touches no state");
+}
+
+/// Sends SIGTERM and waits (bounded) for the exit.
+fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "vigild did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Reads the start-up banner from vigild's stdout, up to its `display:` line (bounded).
@@ -290,15 +295,7 @@ fn sockets_passed_by_systemd_are_served_and_the_configured_ones_are_not_bound() 
     );
     // The configured address was not bound.
     assert!(std::net::TcpStream::connect(("127.0.0.1", configured)).is_err());
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
-    let status = child.wait().expect("wait");
+    let status = terminate(&mut child);
     assert!(status.success(), "{status:?}");
 
     // A socket named for no role is refused at start, with the reason.
