@@ -47,6 +47,12 @@ pub struct Args {
     /// 0 when every part passed, 1 otherwise. Reads the `[hat]` wiring from the config file.
     #[arg(long)]
     pub check_hardware: bool,
+    /// Rebuild the whole log tree from the entries before serving. Without it, a start checks
+    /// the head against the last signed checkpoint, the stored hashes' root and every entry
+    /// since the last full check, serves, and runs the full check in the background (a
+    /// mismatch it finds turns the log read-only, as at start).
+    #[arg(long)]
+    pub full_check: bool,
 }
 
 /// The config file as written.

@@ -8,6 +8,15 @@ use vigild::clock::SystemClock;
 use vigild::config::{Args, Settings};
 use vigild::{Daemon, Listeners, logging};
 
+/// A banner line on stdout. A closed stdout (a reader that went away) must not stop the
+/// daemon: the line is dropped, and the logs still say what happened.
+macro_rules! banner {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let settings = match Settings::resolve(&args) {
@@ -39,10 +48,21 @@ fn main() -> ExitCode {
             Ok(None) => Listeners::bind(&settings).await.map(|l| (l, false)),
             Err(e) => Err(e),
         };
+        // The full self-check before serving only when asked (docs/spec.md §4); otherwise the
+        // quick one, and the full one in the background below.
+        let check = if args.full_check {
+            vigil_store::Check::Full
+        } else {
+            vigil_store::Check::Quick
+        };
+        let open_log: vigild::OpenLog =
+            Box::new(move |path, signer| vigil_store::Store::open_checked(path, signer, check));
         let started = match listeners {
-            Ok((listeners, inherited)) => Daemon::start(settings.clone(), clock, listeners)
-                .await
-                .map(|d| (d, inherited)),
+            Ok((listeners, inherited)) => {
+                Daemon::start_with_log(settings.clone(), clock, listeners, open_log)
+                    .await
+                    .map(|d| (d, inherited))
+            }
             Err(e) => Err(e),
         };
         let (daemon, inherited) = match started {
@@ -53,39 +73,64 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        println!(
+        banner!(
             "vigil is running: https://{}  (origin {})",
             daemon.addr, settings.origin
         );
         if let Some(h) = daemon.http_addr {
-            println!("  plain HTTP on http://{h} redirects to HTTPS");
+            banner!("  plain HTTP on http://{h} redirects to HTTPS");
         }
         if inherited {
-            println!("  sockets:        passed by systemd (listen and http_listen are not used)");
+            banner!("  sockets:        passed by systemd (listen and http_listen are not used)");
         }
-        println!(
+        banner!(
             "  CA certificate: {} ({})",
             settings.state_dir.join("tls/ca.pem").display(),
             daemon.ca_fingerprint
         );
-        println!("  log vkey:       {}", daemon.vkey);
-        println!(
+        banner!("  log vkey:       {}", daemon.vkey);
+        banner!(
             "  state:          {}  (logs to {sink})",
             settings.state_dir.display()
         );
         let panel = daemon.state.display.panel();
-        println!("  display:        {panel}");
+        banner!("  display:        {panel}");
         if panel.reason.panel() == "png" {
-            println!(
+            banner!(
                 "  picture:        {}",
                 settings.state_dir.join("display.png").display()
             );
         }
         if let Err(why) = daemon.state.store.writable() {
-            println!("  LOG NOT WRITABLE: {why}");
+            banner!("  LOG NOT WRITABLE: {why}");
+        }
+        let store = daemon.state.store.clone();
+        if store.check_owed() {
+            banner!(
+                "  log check:      quick at start (head, checkpoint, entries since the last full check); full check in the background"
+            );
+            let spawned = std::thread::Builder::new()
+                .name("vigil-fullcheck".into())
+                .spawn(move || {
+                    let t = std::time::Instant::now();
+                    match store.finish_check() {
+                        Ok(()) => tracing::info!(
+                            entries = store.head().size,
+                            seconds = t.elapsed().as_secs_f64(),
+                            "full log self-check passed"
+                        ),
+                        Err(e) => tracing::error!(
+                            error = %e,
+                            "full log self-check failed: serving reads only, refusing writes"
+                        ),
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start the background log check");
+            }
         }
         for k in &daemon.dev_keys {
-            println!(
+            banner!(
                 "  INSECURE dev key created: {} (for trying vigil out only)",
                 k.display()
             );

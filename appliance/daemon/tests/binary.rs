@@ -205,7 +205,8 @@ fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
     }
 }
 
-/// Reads the start-up banner from vigild's stdout, up to its `display:` line (bounded).
+/// Reads the start-up banner from vigild's stdout, up to its `display:` line (bounded); the
+/// rest is drained on a thread, so the pipe stays open while vigild runs.
 fn read_banner(child: &mut std::process::Child) -> String {
     let mut out = BufReader::new(child.stdout.take().expect("stdout"));
     let mut banner = String::new();
@@ -217,6 +218,7 @@ fn read_banner(child: &mut std::process::Child) -> String {
         }
         banner.push_str(&line);
     }
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     banner
 }
 
@@ -310,4 +312,76 @@ fn sockets_passed_by_systemd_are_served_and_the_configured_ones_are_not_bound() 
         err.contains("sockets passed by systemd (LISTEN_FDS): socket 1 is named \"ssh\""),
         "{err}"
     );
+}
+
+/// The start-up check (docs/spec.md §4): a fresh log and `--full-check` are checked fully
+/// before serving; a later start checks quickly and runs the full check in the background.
+#[test]
+fn a_restart_checks_quickly_and_finishes_the_full_check_in_the_background() {
+    let work = tempfile::tempdir().expect("tmp");
+    let start = |extra: &[&str]| {
+        let mut child = Command::new(vigild())
+            .current_dir(work.path())
+            .args(extra)
+            .env("VIGIL_LISTEN", format!("127.0.0.1:{}", free_port()))
+            .env("VIGIL_HTTP_LISTEN", "off")
+            .env("VIGIL_ORIGIN", "bin.vigil/log")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("vigild starts");
+        // Serving, and (a small log) the background check done, well within this.
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        while !line.contains("vigil is running") {
+            line.clear();
+            assert!(out.read_line(&mut line).expect("read") > 0, "vigild exited");
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        let status = terminate(&mut child);
+        assert!(status.success(), "{status:?}");
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut out, &mut rest).expect("stdout");
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err)
+            .expect("stderr");
+        (rest, err)
+    };
+    let (out, _) = start(&[]);
+    assert!(
+        !out.contains("log check:"),
+        "a fresh log is checked fully: {out}"
+    );
+    let (out, err) = start(&[]);
+    assert!(out.contains("log check:      quick at start"), "{out}");
+    assert!(err.contains("full log self-check passed"), "{err}");
+    let (out, _) = start(&["--full-check"]);
+    assert!(!out.contains("log check:"), "--full-check: {out}");
+}
+
+/// A reader that goes away (a closed stdout) does not stop the daemon: the banner's remaining
+/// lines are dropped, and SIGTERM still drains and exits 0.
+#[test]
+fn a_closed_stdout_does_not_stop_vigild() {
+    let work = tempfile::tempdir().expect("tmp");
+    let mut child = Command::new(vigild())
+        .current_dir(work.path())
+        .env("VIGIL_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env("VIGIL_HTTP_LISTEN", "off")
+        .env("VIGIL_ORIGIN", "bin.vigil/log")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("vigild starts");
+    {
+        // Only the first line, then the pipe is closed.
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        out.read_line(&mut line).expect("read");
+        assert!(line.contains("vigil is running"), "{line}");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(child.try_wait().expect("wait").is_none(), "vigild stopped");
+    let status = terminate(&mut child);
+    assert!(status.success(), "{status:?}");
 }

@@ -176,6 +176,19 @@ pub struct Store {
     head: Mutex<Head>,
     /// `Err(reason)` once the log must not take writes.
     writable: Mutex<Result<(), String>>,
+    /// A quick start owes the full self-check ([`Store::finish_check`]).
+    check_owed: AtomicBool,
+}
+
+/// How much [`Store::open_checked`] checks before it returns (docs/spec.md §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Rebuild the whole tree from the entries before serving.
+    Full,
+    /// Check the head against the last checkpoint, the stored hashes' root, the counts and the
+    /// entries since the last full check passed; the full check is then owed
+    /// ([`Store::finish_check`]). A log no full check ever passed on is checked fully.
+    Quick,
 }
 
 impl std::fmt::Debug for Store {
@@ -193,6 +206,15 @@ impl Store {
     /// A new log is created under a temporary name and renamed into place only once its first
     /// commit is durable, so a power cut during creation never leaves a half-made file behind.
     pub fn open(path: &Path, signer: NoteSigner) -> Result<Store, StoreError> {
+        Store::open_checked(path, signer, Check::Full)
+    }
+
+    /// [`Store::open`], checking as `check` says.
+    pub fn open_checked(
+        path: &Path,
+        signer: NoteSigner,
+        check: Check,
+    ) -> Result<Store, StoreError> {
         if !path.exists() {
             let mut tmp = path.as_os_str().to_owned();
             tmp.push(".creating");
@@ -224,7 +246,7 @@ impl Store {
             ready: Box::new(move || space_in(&dir)),
             open: Box::new(move || Ok(Database::open(&path)?)),
         };
-        Store::init(first, Some(reopen), signer)
+        Store::init(first, Some(reopen), signer, check)
     }
 
     /// Opens (or creates) the log on any redb storage backend (tests inject failing ones). A
@@ -237,6 +259,7 @@ impl Store {
             Database::builder().create_with_backend(backend)?,
             None,
             signer,
+            Check::Full,
         )
     }
 
@@ -251,10 +274,15 @@ impl Store {
             ready: Box::new(ready),
             open: Box::new(move || Ok(Database::builder().create_with_backend(make()?)?)),
         };
-        Store::init((reopen.open)()?, Some(reopen), signer)
+        Store::init((reopen.open)()?, Some(reopen), signer, Check::Full)
     }
 
-    fn init(db: Database, reopen: Option<Reopen>, signer: NoteSigner) -> Result<Store, StoreError> {
+    fn init(
+        db: Database,
+        reopen: Option<Reopen>,
+        signer: NoteSigner,
+        check: Check,
+    ) -> Result<Store, StoreError> {
         create_layout(&db, &signer)?;
         let store = Store {
             db: RwLock::new(Some(Arc::new(db))),
@@ -268,8 +296,23 @@ impl Store {
                 checkpoint: String::new(),
             }),
             writable: Mutex::new(Ok(())),
+            check_owed: AtomicBool::new(false),
         };
-        match store.self_check() {
+        let quick = match check {
+            Check::Quick => store.quick_check(),
+            Check::Full => Ok(None),
+        };
+        let checked = match quick {
+            Ok(Some(head)) => {
+                store.check_owed.store(true, Ordering::SeqCst);
+                Ok(head)
+            }
+            Ok(None) => store
+                .self_check()
+                .inspect(|h| store.after_full_check(h.size)),
+            Err(e) => Err(e),
+        };
+        match checked {
             Ok(head) => *lock(&store.head) = head,
             Err(StoreError::Corrupt(why)) => {
                 // Serve reads of what is there; refuse writes, and say why.
@@ -374,23 +417,7 @@ impl Store {
 
     /// Reads the stored head and latest checkpoint without checking them.
     fn stored_head(&self) -> Result<Head, StoreError> {
-        let r = self.begin_read()?;
-        let meta = r.open_table(META)?;
-        let (size, root) = decode_head(
-            meta.get(META_HEAD)?
-                .ok_or_else(|| corrupt("no stored head"))?
-                .value(),
-        )?;
-        let cps = r.open_table(CHECKPOINTS)?;
-        let checkpoint = cps
-            .last()?
-            .map(|(_, v)| v.value().to_owned())
-            .ok_or_else(|| corrupt("no checkpoint"))?;
-        Ok(Head {
-            size,
-            root,
-            checkpoint,
-        })
+        check::head_in(&self.begin_read()?)
     }
 }
 

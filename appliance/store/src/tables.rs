@@ -7,7 +7,7 @@ use vigil_core::Entry;
 pub(crate) const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
 /// (level, index) → SHA-256 of the complete subtree over leaves [index·2^level, (index+1)·2^level).
 pub(crate) const HASHES: TableDefinition<(u8, u64), &[u8; 32]> = TableDefinition::new("hashes");
-/// "origin" → origin bytes; "head" → size (u64 BE) ‖ root (32 bytes).
+/// "origin" → origin bytes; "head" → size (u64 BE) ‖ root (32 bytes); "checked" → size (u64 BE).
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// tree size → signed checkpoint note. Only grows.
 pub(crate) const CHECKPOINTS: TableDefinition<u64, &str> = TableDefinition::new("checkpoints");
@@ -30,6 +30,8 @@ pub(crate) const BY_TOPIC: TableDefinition<(&str, u64), ()> = TableDefinition::n
 
 pub(crate) const META_ORIGIN: &str = "origin";
 pub(crate) const META_HEAD: &str = "head";
+/// "checked" → the size (u64 BE) up to which the last full self-check passed.
+pub(crate) const META_CHECKED: &str = "checked";
 
 pub(crate) fn create_tables(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     Tables::open(txn).map(drop)
