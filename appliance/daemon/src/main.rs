@@ -119,9 +119,13 @@ fn main() -> ExitCode {
                             seconds = t.elapsed().as_secs_f64(),
                             "full log self-check passed"
                         ),
-                        Err(e) => tracing::error!(
+                        Err(e @ vigil_store::StoreError::Corrupt(_)) => tracing::error!(
                             error = %e,
                             "full log self-check failed: serving reads only, refusing writes"
+                        ),
+                        Err(e) => tracing::warn!(
+                            error = %e,
+                            "the background log check could not finish; the next start runs it again"
                         ),
                     }
                 });

@@ -215,7 +215,9 @@ impl Store {
         }
         match self.sliced_full_check() {
             Ok(size) => {
-                self.mark_checked(size)?;
+                // The check passed; a mark that cannot be written (a full disk) only means the
+                // next start reads more.
+                let _ = self.mark_checked(size);
                 Ok(())
             }
             Err(StoreError::Corrupt(why)) => {
