@@ -182,6 +182,21 @@ fn without_the_hw_feature_the_hat_is_refused_and_the_check_fails_cleanly() {
     assert!(!fresh.exists(), "the check touches no state");
 }
 
+/// vigild on its embedded default in `dir` (HTTPS on a free loopback port, no redirect), with
+/// `extra` arguments; stdout piped.
+fn embedded_default(dir: &std::path::Path, extra: &[&str], stderr: Stdio) -> std::process::Child {
+    Command::new(vigild())
+        .current_dir(dir)
+        .args(extra)
+        .env("VIGIL_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env("VIGIL_HTTP_LISTEN", "off")
+        .env("VIGIL_ORIGIN", "bin.vigil/log")
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("vigild starts")
+}
+
 /// Sends SIGTERM and waits (bounded) for the exit.
 fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
     let pid = child.id().to_string();
@@ -320,16 +335,7 @@ fn sockets_passed_by_systemd_are_served_and_the_configured_ones_are_not_bound() 
 fn a_restart_checks_quickly_and_finishes_the_full_check_in_the_background() {
     let work = tempfile::tempdir().expect("tmp");
     let start = |extra: &[&str]| {
-        let mut child = Command::new(vigild())
-            .current_dir(work.path())
-            .args(extra)
-            .env("VIGIL_LISTEN", format!("127.0.0.1:{}", free_port()))
-            .env("VIGIL_HTTP_LISTEN", "off")
-            .env("VIGIL_ORIGIN", "bin.vigil/log")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("vigild starts");
+        let mut child = embedded_default(work.path(), extra, Stdio::piped());
         // Serving, and (a small log) the background check done, well within this.
         let mut out = BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
@@ -364,15 +370,7 @@ fn a_restart_checks_quickly_and_finishes_the_full_check_in_the_background() {
 #[test]
 fn a_closed_stdout_does_not_stop_vigild() {
     let work = tempfile::tempdir().expect("tmp");
-    let mut child = Command::new(vigild())
-        .current_dir(work.path())
-        .env("VIGIL_LISTEN", format!("127.0.0.1:{}", free_port()))
-        .env("VIGIL_HTTP_LISTEN", "off")
-        .env("VIGIL_ORIGIN", "bin.vigil/log")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("vigild starts");
+    let mut child = embedded_default(work.path(), &[], Stdio::null());
     {
         // Only the first line, then the pipe is closed.
         let mut out = BufReader::new(child.stdout.take().expect("stdout"));
