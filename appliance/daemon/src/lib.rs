@@ -136,8 +136,8 @@ impl Listeners {
     /// The sockets systemd passed by socket activation (sd_listen_fds(3): `LISTEN_PID`,
     /// `LISTEN_FDS`, `LISTEN_FDNAMES`), or `None` when none were passed. The one named `https`
     /// serves HTTPS and the one named `http` the redirect; unnamed, the first is HTTPS and the
-    /// second the redirect. On the image, `vigild.socket` binds ports 443 and 80, so the
-    /// service itself holds no capability (docs/deployment.md).
+    /// second the redirect. On the image, `vigild-https.socket` and `vigild-http.socket` bind
+    /// ports 443 and 80, so the service itself holds no capability (docs/spec.md §9).
     pub fn inherited() -> Result<Option<Listeners>, StartError> {
         // Read before listenfd consumes the protocol's variables.
         let names = std::env::var("LISTEN_FDNAMES").ok();

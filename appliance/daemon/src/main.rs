@@ -42,7 +42,8 @@ fn main() -> ExitCode {
     };
     rt.block_on(async move {
         let clock = Arc::new(SystemClock::new(settings.clock));
-        // Sockets passed by systemd (the image's vigild.socket) win over the configured ones.
+        // Sockets passed by systemd (the image's vigild-https.socket and vigild-http.socket) win
+        // over the configured ones.
         let listeners = match Listeners::inherited() {
             Ok(Some(l)) => Ok((l, true)),
             Ok(None) => Listeners::bind(&settings).await.map(|l| (l, false)),

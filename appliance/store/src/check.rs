@@ -9,9 +9,10 @@
 //!   ([`Store::finish_check`]), in slices with pauses; a mismatch it finds turns the log
 //!   read-only with the reason, as a failed check at start does.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata as _};
+use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata};
 use vigil_core::merkle::{self, Hash, StoredId};
 use vigil_core::{Checkpoint, Entry};
 
@@ -38,17 +39,7 @@ impl Rebuild {
         hashes: &impl ReadableTable<(u8, u64), &'static [u8; 32]>,
     ) -> Result<(), StoreError> {
         let n = self.n;
-        if key != n {
-            return Err(corrupt(&format!("entry {n} is missing (found {key})")));
-        }
-        let entry = Entry::decode(bytes)
-            .map_err(|e| corrupt(&format!("entry {n} does not decode: {e}")))?;
-        if entry.index() != n {
-            return Err(corrupt(&format!(
-                "entry {n} says it is entry {}",
-                entry.index()
-            )));
-        }
+        let entry = entry_at(n, key, bytes)?;
         let (mut level, mut h) = (0u8, entry.leaf_hash());
         expect_stored(hashes, 0, n, &h)?;
         while self.stack.last().is_some_and(|(l, _)| *l == level) {
@@ -74,6 +65,31 @@ impl Rebuild {
             })
             .unwrap_or_else(merkle::empty_root)
     }
+}
+
+/// The entry stored under `key`, which must be entry `n`: present at its place, decoding, and
+/// naming that index itself.
+fn entry_at(n: u64, key: u64, bytes: &[u8]) -> Result<Entry, StoreError> {
+    if key != n {
+        return Err(corrupt(&format!("entry {n} is missing (found {key})")));
+    }
+    let entry =
+        Entry::decode(bytes).map_err(|e| corrupt(&format!("entry {n} does not decode: {e}")))?;
+    if entry.index() != n {
+        return Err(corrupt(&format!(
+            "entry {n} says it is entry {}",
+            entry.index()
+        )));
+    }
+    Ok(entry)
+}
+
+/// The hash table holds exactly the complete subtrees of a tree of `size` leaves.
+fn expect_hash_count(hashes: &impl ReadableTableMetadata, size: u64) -> Result<(), StoreError> {
+    if hashes.len()? != stored_hash_count(size) {
+        return Err(corrupt("the hash table holds hashes no entry accounts for"));
+    }
+    Ok(())
 }
 
 fn expect_stored(
@@ -114,9 +130,7 @@ impl Store {
                 head.size, rebuild.n
             )));
         }
-        if hashes.len()? != stored_hash_count(rebuild.n) {
-            return Err(corrupt("the hash table holds hashes no entry accounts for"));
-        }
+        expect_hash_count(&hashes, rebuild.n)?;
         if rebuild.root() != head.root {
             return Err(corrupt("the stored head's root does not match the tree"));
         }
@@ -128,11 +142,11 @@ impl Store {
     /// this log (no `checked` mark): then only the full check will do.
     pub(crate) fn quick_check(&self) -> Result<Option<Head>, StoreError> {
         let r = self.begin_read()?;
-        let head = head_in(&r)?;
-        self.check_origin(&r)?;
         let Some(checked) = checked_in(&r)? else {
             return Ok(None);
         };
+        let head = head_in(&r)?;
+        self.check_origin(&r)?;
         if checked > head.size {
             return Err(corrupt(&format!(
                 "the log holds {} entries but {checked} passed an earlier check",
@@ -149,9 +163,7 @@ impl Store {
                 entries.len()?
             )));
         }
-        if hashes.len()? != stored_hash_count(head.size) {
-            return Err(corrupt("the hash table holds hashes no entry accounts for"));
-        }
+        expect_hash_count(&hashes, head.size)?;
         let root = merkle::tree_hash(head.size, |id: StoredId| stored_hash(&hashes, id))?;
         if root != head.root {
             return Err(corrupt("the stored hashes do not give the head's root"));
@@ -161,18 +173,8 @@ impl Store {
         let mut next = checked;
         for item in entries.range(checked..)? {
             let (k, v) = item?;
-            let i = k.value();
-            if i != next {
-                return Err(corrupt(&format!("entry {next} is missing (found {i})")));
-            }
-            let entry = Entry::decode(v.value())
-                .map_err(|e| corrupt(&format!("entry {i} does not decode: {e}")))?;
-            if entry.index() != i {
-                return Err(corrupt(&format!(
-                    "entry {i} says it is entry {}",
-                    entry.index()
-                )));
-            }
+            let i = next;
+            let entry = entry_at(i, k.value(), v.value())?;
             expect_stored(&hashes, 0, i, &entry.leaf_hash())?;
             let (mut level, mut index) = (0u8, i);
             while index & 1 == 1 {
@@ -207,29 +209,22 @@ impl Store {
     /// with the reason and is returned; a pass records the checked size, so the next start
     /// checks only what comes after it.
     pub fn finish_check(&self) -> Result<(), StoreError> {
-        if !self
-            .check_owed
-            .swap(false, std::sync::atomic::Ordering::SeqCst)
-        {
+        if !self.check_owed.swap(false, Ordering::SeqCst) {
             return Ok(());
         }
         match self.sliced_full_check() {
             Ok(size) => {
-                // The check passed; a mark that cannot be written (a full disk) only means the
-                // next start reads more.
-                let _ = self.mark_checked(size);
+                self.mark_checked(size);
                 Ok(())
             }
             Err(StoreError::Corrupt(why)) => {
                 *lock(&self.writable) = Err(why.clone());
-                self.recoverable
-                    .store(false, std::sync::atomic::Ordering::SeqCst);
+                self.recoverable.store(false, Ordering::SeqCst);
                 Err(StoreError::Corrupt(why))
             }
             Err(e) => {
                 // Storage trouble, not a verdict: the check is still owed.
-                self.check_owed
-                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                self.check_owed.store(true, Ordering::SeqCst);
                 Err(e)
             }
         }
@@ -238,19 +233,17 @@ impl Store {
     /// Whether a full check is still owed (a quick start whose background check has not
     /// finished).
     pub fn check_owed(&self) -> bool {
-        self.check_owed.load(std::sync::atomic::Ordering::SeqCst)
+        self.check_owed.load(Ordering::SeqCst)
     }
 
     fn sliced_full_check(&self) -> Result<u64, StoreError> {
-        let (head, hash_count) = {
+        // The head and the hash count of one snapshot: the log as it was when the check began.
+        let head = {
             let r = self.begin_read()?;
             let head = head_in(&r)?;
-            let n = r.open_table(HASHES)?.len()?;
-            (head, n)
+            expect_hash_count(&r.open_table(HASHES)?, head.size)?;
+            head
         };
-        if hash_count < stored_hash_count(head.size) {
-            return Err(corrupt("stored hashes are missing"));
-        }
         let mut rebuild = Rebuild::default();
         while rebuild.n < head.size {
             let began = Instant::now();
@@ -278,8 +271,14 @@ impl Store {
         Ok(head.size)
     }
 
-    /// Records that the first `size` entries passed a full check (only ever raised).
-    fn mark_checked(&self, size: u64) -> Result<(), StoreError> {
+    /// Records that the first `size` entries passed a full check (only ever raised), so the
+    /// next start can be quick. A mark that cannot be written (a full disk) is no fault of the
+    /// log: it only means the next start reads more.
+    pub(crate) fn mark_checked(&self, size: u64) {
+        let _ = self.try_mark_checked(size);
+    }
+
+    fn try_mark_checked(&self, size: u64) -> Result<(), StoreError> {
         if self.writable().is_err() {
             return Ok(());
         }
@@ -303,12 +302,6 @@ impl Store {
             txn.abort()?;
         }
         Ok(())
-    }
-
-    /// Records a full check that passed at start, so the next start can be quick. A mark that
-    /// cannot be written (a full disk) is no fault of the log: the next start checks fully.
-    pub(crate) fn after_full_check(&self, size: u64) {
-        let _ = self.mark_checked(size);
     }
 
     fn check_origin(&self, r: &ReadTransaction) -> Result<(), StoreError> {

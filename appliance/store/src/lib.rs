@@ -308,9 +308,7 @@ impl Store {
                 store.check_owed.store(true, Ordering::SeqCst);
                 Ok(head)
             }
-            Ok(None) => store
-                .self_check()
-                .inspect(|h| store.after_full_check(h.size)),
+            Ok(None) => store.self_check().inspect(|h| store.mark_checked(h.size)),
             Err(e) => Err(e),
         };
         match checked {
