@@ -39,6 +39,8 @@ pub struct Answer {
     pub content_type: Option<String>,
     /// `Strict-Transport-Security`, if given.
     pub hsts: Option<String>,
+    /// `Cache-Control`, if given.
+    pub cache_control: Option<String>,
     /// The body.
     pub body: Vec<u8>,
 }
@@ -137,6 +139,7 @@ impl Client {
         let retry_after = get("retry-after").and_then(|v| v.parse().ok());
         let content_type = get("content-type");
         let hsts = get("strict-transport-security");
+        let cache_control = get("cache-control");
         let status = r.status().as_u16();
         let body = r
             .body_mut()
@@ -152,6 +155,7 @@ impl Client {
             retry_after,
             content_type,
             hsts,
+            cache_control,
             body,
         })
     }

@@ -15,6 +15,7 @@ pub mod projection;
 pub mod registry;
 pub mod sig;
 pub mod statement;
+pub mod tiles;
 pub mod wire;
 
 pub use checkpoint::{Checkpoint, CheckpointError, TlogProof};

@@ -2,6 +2,7 @@
 
 use redb::ReadableTable as _;
 use vigil_core::merkle::{self, Hash, StoredId};
+use vigil_core::tiles::{self, Tile, TileKind};
 use vigil_core::{Entry, Statement, TlogProof};
 
 use crate::tables::*;
@@ -71,6 +72,46 @@ impl Store {
             hashes,
             checkpoint: head.checkpoint,
         })
+    }
+
+    /// The bytes of a C2SP tile or entry bundle of the current tree (docs/spec.md §4): `None`
+    /// while the tree holds fewer hashes or entries there than the tile's width. A tile that is
+    /// served never changes: the hashes and entries it is made of are never rewritten.
+    pub fn tile(&self, tile: &Tile) -> Result<Option<Vec<u8>>, StoreError> {
+        let size = self.head().size;
+        let (first, width) = (tile.first(), u64::from(tile.width));
+        let r = self.begin_read()?;
+        match tile.kind {
+            TileKind::Hashes { level } => {
+                if tiles::level_width(size, level) < first + width {
+                    return Ok(None);
+                }
+                let height = (u32::from(level) * tiles::TILE_HEIGHT) as u8;
+                let t = r.open_table(HASHES)?;
+                let mut out = Vec::with_capacity(width as usize * 32);
+                for item in t.range((height, first)..(height, first + width))? {
+                    out.extend_from_slice(item?.1.value());
+                }
+                if out.len() as u64 != width * 32 {
+                    return Err(corrupt(&format!("{} misses stored hashes", tile.path())));
+                }
+                Ok(Some(out))
+            }
+            TileKind::Entries => {
+                if size < first + width {
+                    return Ok(None);
+                }
+                let t = r.open_table(ENTRIES)?;
+                let mut entries = Vec::with_capacity(width as usize);
+                for item in t.range(first..first + width)? {
+                    entries.push(item?.1.value().to_vec());
+                }
+                if entries.len() as u64 != width {
+                    return Err(corrupt(&format!("{} misses entries", tile.path())));
+                }
+                Ok(Some(tiles::write_bundle(entries.iter().map(Vec::as_slice))))
+            }
+        }
     }
 
     fn check_size(&self, size: u64) -> Result<(), StoreError> {

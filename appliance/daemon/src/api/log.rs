@@ -9,6 +9,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use vigil_core::statement::{Kind, Severity};
+use vigil_core::tiles::{Tile, TileKind};
 use vigil_core::wire::{EntriesPage, EntryView};
 use vigil_store::Filter;
 
@@ -17,8 +18,12 @@ use super::reads::authorize_read;
 use super::{ApiResult, text};
 use crate::state::AppState;
 
+/// The latest checkpoint; it changes with every commit, so no cache keeps it (C2SP tlog-tiles).
 pub(super) async fn checkpoint(State(s): State<Arc<AppState>>) -> Response {
-    text(s.store.head().checkpoint)
+    let mut r = text(s.store.head().checkpoint);
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
 }
 
 pub(super) async fn vkey(State(s): State<Arc<AppState>>) -> Response {
@@ -140,6 +145,61 @@ pub(super) async fn entries(State(s): State<Arc<AppState>>, req: Request) -> Api
         next: page.next,
     };
     Ok(axum::Json(body).into_response())
+}
+
+/// Where the C2SP tlog-tiles paths begin: the log's prefix is `/v1/log`.
+const TILE_PREFIX: &str = "/v1/log/tile/";
+
+/// `GET /v1/log/tile/…` (C2SP tlog-tiles, docs/spec.md §4): hash tiles for anyone (leaf hashes
+/// cover entries that carry 128-bit nonces, so they reveal nothing), entry bundles for a signed
+/// read. Only the canonical path of a tile is served; a tile the tree does not hold yet is 404.
+/// Full tiles never change and say so; partial ones are cached briefly (the full tile replaces
+/// them).
+pub(super) async fn tile(State(s): State<Arc<AppState>>, req: Request) -> ApiResult<Response> {
+    let rest = req
+        .uri()
+        .path()
+        .strip_prefix(TILE_PREFIX)
+        .unwrap_or_default();
+    let tile = Tile::parse(rest);
+    // A bundle is a read of entries: authorised before anything about it is said.
+    if rest.starts_with("entries/") {
+        authorize_read(&s, req).await?;
+    }
+    let tile = tile.ok_or_else(|| {
+        ApiError::new(
+            Code::NotFound,
+            "no such tile: paths are tile/<L>/<N>[.p/<W>] and tile/entries/<N>[.p/<W>] (C2SP tlog-tiles)",
+        )
+    })?;
+    let st = s.clone();
+    let read = tokio::task::spawn_blocking(move || st.store.tile(&tile))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "reading a tile failed");
+            ApiError::new(Code::Unavailable, "the tile could not be read; try again").with_retry(5)
+        })?;
+    let bytes = read.map_err(|e| internal(&e))?.ok_or_else(|| {
+        let size = s.store.head().size;
+        ApiError::new(
+            Code::NotFound,
+            format!("the log has {size} entries: it holds no {}", tile.path()),
+        )
+    })?;
+    let cache = match (tile.kind, tile.is_full()) {
+        (TileKind::Hashes { .. }, true) => "public, max-age=31536000, immutable",
+        (TileKind::Hashes { .. }, false) => "public, max-age=60",
+        (TileKind::Entries, true) => "private, max-age=31536000, immutable",
+        (TileKind::Entries, false) => "private, max-age=60",
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CACHE_CONTROL, cache),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// The request's query, parsed strictly.

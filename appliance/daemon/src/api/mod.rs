@@ -38,6 +38,7 @@ pub fn routes(state: Arc<AppState>) -> Router {
         .route("/v1/log/consistency", get(log::consistency))
         .route("/v1/log/entries/{index}", get(log::entry_raw))
         .route("/v1/log/entries", get(log::entries))
+        .route("/v1/log/tile/{*rest}", get(log::tile))
         .route("/v1/display.png", get(log::display_png))
         .route("/metrics", get(log::metrics))
         .route("/healthz", get(log::healthz))
