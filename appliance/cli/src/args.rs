@@ -182,8 +182,30 @@ pub(crate) enum LogCmd {
         /// Newer size.
         to: u64,
     },
-    /// Download and verify every entry, signature and proof; refuse rollbacks and forks.
-    Audit,
+    /// Verify every entry, signature and tile of the log; refuse rollbacks and forks. Resumes
+    /// where the last audit stopped.
+    #[command(
+        after_help = "Example: vigil -i auditor log audit\n         vigil log audit --from /srv/vigil-mirror --json"
+    )]
+    Audit {
+        /// Read a mirror directory (made by `vigil log mirror`) instead of the appliance; the
+        /// pinned vkey still decides what verifies.
+        #[arg(long, value_name = "DIR")]
+        from: Option<std::path::PathBuf>,
+        /// Machine-readable output (one JSON object).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write or update a static C2SP tlog-tiles mirror of the log in DIR (checkpoint and hash
+    /// tiles; with --entries also the entry bundles, which needs an auditor key).
+    #[command(after_help = "Example: vigil -i auditor log mirror /srv/vigil-mirror --entries")]
+    Mirror {
+        /// The mirror directory (created if missing).
+        dir: std::path::PathBuf,
+        /// Also write the entry bundles (the alerts' text: publish with care).
+        #[arg(long)]
+        entries: bool,
+    },
 }
 
 #[derive(Subcommand)]

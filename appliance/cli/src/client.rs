@@ -50,6 +50,13 @@ impl Answer {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+    /// One line for a person: the refusal's code and detail, or the status and body.
+    pub fn summary(&self) -> String {
+        match serde_json::from_slice::<vigil_core::wire::ErrorBody>(&self.body) {
+            Ok(e) => format!("refused ({} {}): {}", self.status, e.error, e.detail),
+            Err(_) => format!("HTTP {}: {}", self.status, self.text().trim()),
+        }
+    }
     /// The stable error code of a JSON error body.
     pub fn error_code(&self) -> Option<String> {
         serde_json::from_slice::<vigil_core::wire::ErrorBody>(&self.body)

@@ -4,11 +4,13 @@
 //! appliance would refuse).
 
 use vigil_cli::audit::{self, AuditError, Source};
-use vigil_core::merkle::Hash;
 use vigil_core::registry::DEVICE;
+use vigil_core::tiles::Tile;
 use vigil_core::{
     Checkpoint, ClockState, Entry, Kind, MemoryTree, NoteSigner, SigningKey, Statement, sig,
 };
+
+mod common;
 
 const ORIGIN: &str = "audit.test/log";
 
@@ -82,16 +84,8 @@ impl Source for Log {
         };
         cp.sign(&self.signer).map_err(|e| e.to_string())
     }
-    fn consistency(&mut self, old: u64, new: u64) -> Result<Vec<Hash>, String> {
-        self.tree
-            .consistency_proof(old, new)
-            .map_err(|e| e.to_string())
-    }
-    fn entry(&mut self, index: u64) -> Result<Vec<u8>, String> {
-        self.entries
-            .get(index as usize)
-            .cloned()
-            .ok_or_else(|| "no such entry".into())
+    fn tile(&mut self, tile: &Tile) -> Result<Vec<u8>, String> {
+        common::serve_tile(&self.tree, &self.entries, tile)
     }
 }
 

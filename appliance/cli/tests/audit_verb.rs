@@ -117,3 +117,83 @@ fn audit_refuses_a_rolled_back_log_and_a_fork() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("forked"), "{}", text(&o.stderr));
 }
+
+#[test]
+fn a_mirror_is_written_updated_and_audited_and_a_tampered_one_is_refused() {
+    let a = Appliance::start();
+    let h = trusted(&a);
+    let aud = key_file(&h, &a, AUDITOR).display().to_string();
+    let src = key_file(&h, &a, SOURCE).display().to_string();
+    let mirror = h.path().join("mirror");
+    let m = mirror.display().to_string();
+    let url = a.url();
+    let write = |entries: bool| {
+        let mut args = vec!["--url", &url, "-i", &aud, "log", "mirror", &m];
+        if entries {
+            args.push("--entries");
+        }
+        h.vigil(&args)
+    };
+    let audit_mirror = || h.vigil(&["log", "audit", "--from", &m, "--json"]);
+
+    // Tiles only: the mirror has no entries to audit, and says what is missing.
+    let out = ok(&write(false));
+    assert!(
+        out.starts_with(&format!("ok: {m} mirrors size {}", a.log_size())),
+        "{out}"
+    );
+    assert!(!mirror.join("tile/entries").exists());
+    let o = audit_mirror();
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("tile/entries/000"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    // With the bundles: the mirror audits, as JSON.
+    ok(&write(true));
+    let size = a.log_size();
+    let v: serde_json::Value = serde_json::from_str(&ok(&audit_mirror())).expect("JSON");
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["size"], size);
+    assert_eq!(v["verified_now"], size);
+
+    // Grown and mirrored again: only what changed is written, and the audit resumes.
+    for i in 0..3 {
+        send(&h, &a, &src, "info", &format!("m{i}"));
+    }
+    let out = ok(&write(true));
+    assert!(
+        out.contains(&format!("consistent with its size {size} before")),
+        "{out}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&ok(&audit_mirror())).expect("JSON");
+    assert_eq!(
+        (v["verified_now"].as_u64(), v["previous"].as_u64()),
+        (Some(3), Some(size))
+    );
+
+    // A byte changed in the mirror's newest bundle: the audit of a fresh client refuses it.
+    let grown = a.log_size();
+    let last = vigil_core::tiles::bundles_for_size(grown)
+        .pop()
+        .expect("a bundle");
+    let file = mirror.join(last.path());
+    let mut b = std::fs::read(&file).expect("bundle");
+    let at = b.len() - 5;
+    b[at] ^= 0x01;
+    std::fs::write(&file, b).expect("write");
+    let fresh = trusted(&a);
+    let o = fresh.vigil(&["log", "audit", "--from", &m]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("AUDIT FAILED"),
+        "{}",
+        text(&o.stderr)
+    );
+    // A mirror whose own checkpoint does not verify is not written over (exit 2, say why).
+    std::fs::write(mirror.join("checkpoint"), "not a checkpoint\n").expect("write");
+    let o = write(true);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+}

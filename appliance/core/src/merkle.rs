@@ -366,6 +366,13 @@ impl MemoryTree {
                 })
         }
     }
+    /// The stored hash `id` (a leaf or a complete subtree), if the tree has it.
+    pub fn stored(&self, id: StoredId) -> Option<Hash> {
+        self.levels
+            .get(id.level as usize)?
+            .get(usize::try_from(id.index).ok()?)
+            .copied()
+    }
     /// The root of the first `size` leaves.
     pub fn root(&self, size: u64) -> Result<Hash, ProofError> {
         if size > self.size {

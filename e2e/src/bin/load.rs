@@ -10,7 +10,9 @@
 //!     cargo build --release -p vigild -p vigil-e2e --bin vigild --bin load && target/release/load
 //!
 //! `VIGIL_LOAD_SECONDS` (default 5) is the length of each measured phase; the whole run is
-//! bounded (about 12 phases). `VIGIL_LOAD_ONLY=steady` runs only the 100/s phase,
+//! bounded (about 12 phases). It also audits the log as `vigil log audit` does (tiles and bundles
+//! over HTTPS, all cores): the whole log, then 1,000 new entries, then ingest at 100/s while a
+//! reader takes bundles and tiles at full speed. `VIGIL_LOAD_ONLY=steady` runs only the 100/s phase,
 //! `VIGIL_LOAD_ONLY=32` only concurrency 32 (for attaching a profiler: `perf record -g -p PID`). It exits non-zero only when the appliance misbehaves (a request
 //! refused, a receipt missing), never on a slow machine: the numbers are for the closing table.
 
@@ -96,6 +98,62 @@ fn main() {
     );
     let d32 = closed(&d, 32, phase, |_| sign.distinct());
     let dsteady = open(&d, 100.0, phase, || sign.distinct());
+
+    // The offline audit over HTTPS (tiles and bundles), as `vigil log audit` runs it: the whole
+    // log, then 1,000 new entries, then ingest at 100/s while audits read at full speed.
+    // VIGIL_LOAD_AUDIT_ENTRIES grows the log to that size first (1000000 for the issue's
+    // figure; keyed alerts, so the active set stays small).
+    if let Some(n) = std::env::var("VIGIL_LOAD_AUDIT_ENTRIES")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        let have = log_size(&d);
+        if n > have {
+            let t = Instant::now();
+            closed_until(&d, 32, (n - have) as usize, || sign.keyed());
+            println!(
+                "grew the log to {n} entries in {:.0} s",
+                t.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let audit_dir = dir.path().join("audit");
+    let full = audit_once(&d, &audit_dir);
+    let _ = closed_until(&d, 32, 1000, || sign.distinct());
+    let incremental = audit_once(&d, &audit_dir);
+    // A reader takes every bundle and level-0 tile, again and again, as fast as the appliance
+    // serves them (it verifies nothing: that CPU would be the auditor's machine's, not this one).
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (stop, size) = (stop.clone(), log_size(&d));
+        let mut src = vigil_cli::audit::Remote::new(
+            d.client(),
+            Some((AUDITOR.to_owned(), test_key(AUDITOR_SEED))),
+        );
+        std::thread::spawn(move || {
+            let mut bytes = 0u64;
+            'reading: loop {
+                for b in vigil_core::tiles::bundles_for_size(size) {
+                    let level0 = vigil_core::tiles::Tile {
+                        kind: vigil_core::tiles::TileKind::Hashes { level: 0 },
+                        ..b
+                    };
+                    for t in [b, level0] {
+                        if stop.load(Ordering::Relaxed) {
+                            break 'reading;
+                        }
+                        bytes += vigil_cli::audit::Source::tile(&mut src, &t)
+                            .expect("the appliance serves its tiles")
+                            .len() as u64;
+                    }
+                }
+            }
+            bytes
+        })
+    };
+    let asteady = open(&d, 100.0, phase, || sign.distinct());
+    stop.store(true, Ordering::Relaxed);
+    let read_mib = reader.join().expect("reader thread") as f64 / (1024.0 * 1024.0);
     let redraws = d.metric("vigil_display_redraws_total");
     let batches = d.metric("vigil_commit_seconds_count");
     let commit_ms = d.metric("vigil_commit_seconds_sum") * 1000.0 / batches.max(1.0);
@@ -168,6 +226,25 @@ fn main() {
         "| commits (whole run) | {batches} of {per_commit:.1} entries, {commit_ms:.2} ms each | {:.1} × raw fdatasync p50 | |",
         commit_ms / ms(sync.p50)
     );
+    println!(
+        "| full audit over HTTPS, {} entries | {:.0}/s in {:.2} s | {:.2} × verify_strict | ≥ 1.0 × verify_strict |",
+        full.entries,
+        full.rate(),
+        full.took.as_secs_f64(),
+        full.rate() / verify_rate
+    );
+    println!(
+        "| incremental audit, {} new entries | {:.3} s | | < 1 s |",
+        incremental.entries,
+        incremental.took.as_secs_f64()
+    );
+    println!(
+        "| p50 / p99 at 100/s while a reader takes bundles and tiles at full speed ({:.0} MiB/s) | {:.2} / {:.2} ms | p99 {:.2} × without | ≤ 1.5 × without |",
+        read_mib / phase.as_secs_f64(),
+        ms(asteady.p50()),
+        ms(asteady.p99()),
+        asteady.p99().as_secs_f64() / dsteady.p99().as_secs_f64().max(1e-9)
+    );
     row(
         "5 ms sync: accepted/s, concurrency 32",
         s32.rate(),
@@ -183,6 +260,61 @@ fn main() {
         "| 5 ms sync: syncs per committed batch | {:.2} ({syncs} syncs, {commits} commits) | | the log's commit only |",
         syncs as f64 / commits.max(1) as f64
     );
+}
+
+struct Audited {
+    entries: u64,
+    took: Duration,
+}
+
+impl Audited {
+    fn rate(&self) -> f64 {
+        self.entries as f64 / self.took.as_secs_f64().max(1e-9)
+    }
+}
+
+/// One `vigil log audit` (the CLI's own code) against `d`, resuming from the state in `dir`.
+fn audit_once(d: &Vigild, dir: &Path) -> Audited {
+    let a = audit_with(d.client(), dir);
+    println!(
+        "audit: {} entries verified in {:.2} s (log size {})",
+        a.entries,
+        a.took.as_secs_f64(),
+        log_size(d)
+    );
+    a
+}
+
+/// The size of the log's latest checkpoint.
+fn log_size(d: &Vigild) -> u64 {
+    let note = d
+        .client()
+        .get("/v1/log/checkpoint")
+        .expect("checkpoint")
+        .text();
+    note.lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .expect("a checkpoint's second line is its size")
+}
+
+fn audit_with(client: Client, dir: &Path) -> Audited {
+    let vkey_text = client.get("/v1/log/vkey").expect("vkey").text();
+    let mut src =
+        vigil_cli::audit::Remote::new(client, Some((AUDITOR.to_owned(), test_key(AUDITOR_SEED))));
+    let vkey = vigil_core::NoteVerifier::from_vkey(vkey_text.trim()).expect("vkey");
+    let t = Instant::now();
+    let r = vigil_cli::audit::run(
+        &mut src,
+        &vkey,
+        &vigil_cli::audit::State::new(dir),
+        |_, _| {},
+    )
+    .expect("the appliance's log audits");
+    Audited {
+        entries: r.verified_now,
+        took: t.elapsed(),
+    }
 }
 
 fn row(what: &str, value: f64, ratio: f64, target: &str) {

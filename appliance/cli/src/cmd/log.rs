@@ -1,19 +1,17 @@
-//! Reading the log: `vigil log checkpoint|entries|get|proof|consistency|audit`.
+//! Reading the log: `vigil log checkpoint|entries|get|proof|consistency|audit|mirror`.
 
 use std::io::{IsTerminal as _, Write as _};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use vigil_cli::audit;
-use vigil_cli::client::Client;
 use vigil_cli::exit::Exit;
 use vigil_cli::time::{format_time, parse_time};
-use vigil_core::SigningKey;
 use vigil_core::wire::{EntriesPage, EntryView};
 
 use super::{
-    Ctx, Fail, Res, describe, encode_query, expect_ok, now_secs, print_public, reader, signed_get,
-    usage,
+    Ctx, Fail, Res, encode_query, expect_ok, now_secs, print_public, reader, signed_get, usage,
 };
 use crate::args::LogCmd;
 
@@ -73,7 +71,8 @@ pub(crate) fn log_cmd(ctx: &Ctx, cmd: LogCmd) -> Res<()> {
         LogCmd::Consistency { from, to } => {
             print_public(ctx, &format!("/v1/log/consistency?from={from}&to={to}"))
         }
-        LogCmd::Audit => audit_cmd(ctx),
+        LogCmd::Audit { from, json } => audit_cmd(ctx, from.as_deref(), json),
+        LogCmd::Mirror { dir, entries } => mirror_cmd(ctx, &dir, entries),
     }
 }
 
@@ -172,33 +171,102 @@ fn line(e: &EntryView, utc: bool) -> String {
     )
 }
 
-fn audit_cmd(ctx: &Ctx) -> Res<()> {
-    let (c, name, key) = reader(ctx)?;
+fn audit_cmd(ctx: &Ctx, from: Option<&std::path::Path>, json: bool) -> Res<()> {
     let vkey = ctx.vkey()?;
-    let mut src = Remote { c, name, key };
-    let state = audit::State::new(&ctx.dir.join("audit"));
-    let tty = std::io::stderr().is_terminal();
-    let report = audit::run(&mut src, &vkey, &state, |done, total| {
-        if tty && (done % 50 == 0 || done == total) {
-            eprint!(
-                "\rverifying entries: {done}/{total} ({}%)",
-                done * 100 / total.max(1)
-            );
+    // A mirror keeps its own audit state: it may rightly be behind the appliance.
+    let (mut src, state): (Box<dyn audit::Source>, _) = match from {
+        Some(dir) => {
+            let id = vigil_core::sha256(dir.display().to_string().as_bytes());
+            let sub = id[..6]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>();
+            (
+                Box::new(audit::Dir::new(dir)),
+                ctx.dir.join("audit-from").join(sub),
+            )
         }
+        None => (Box::new(remote(ctx)?), ctx.dir.join("audit")),
+    };
+    let mut bar = Bar::new("verifying entries", json);
+    let t0 = std::time::Instant::now();
+    let report = audit::run(&mut *src, &vkey, &audit::State::new(&state), |d, t| {
+        bar.show(d, t)
     });
-    if tty {
-        eprintln!();
-    }
+    bar.finish();
+    let secs = t0.elapsed().as_secs_f64();
     match report {
+        Ok(r) if json => {
+            let v = serde_json::json!({
+                "ok": true,
+                "origin": r.checkpoint.origin,
+                "size": r.checkpoint.size,
+                "root": STANDARD.encode(r.checkpoint.root),
+                "verified_now": r.verified_now,
+                "previous": r.previous,
+                "tiles_checked": r.tiles_checked,
+                "seconds": secs,
+                "entries_per_second": rate(r.verified_now, secs),
+            });
+            println!("{v}");
+            Ok(())
+        }
         Ok(r) => {
             println!(
-                "ok: {} entries verified up to size {} ({} new this run{})",
+                "ok: {} entries verified up to size {} ({} new this run{}; {} tiles checked; {:.1} s, {}/s)",
                 r.checkpoint.size,
                 r.checkpoint.size,
                 r.verified_now,
                 r.previous
                     .map(|p| format!(", consistent with size {p} seen before"))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                r.tiles_checked,
+                secs,
+                rate(r.verified_now, secs),
+            );
+            Ok(())
+        }
+        Err(e) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": false, "error": e.to_string()})
+                );
+            }
+            Err(match e {
+                audit::AuditError::Fetch(m) => Fail(Exit::Unreachable, m),
+                audit::AuditError::Local(m) => usage(m),
+                e @ audit::AuditError::Failed(_) => Fail(Exit::VerificationFailed, e.to_string()),
+            })
+        }
+    }
+}
+
+fn mirror_cmd(ctx: &Ctx, dir: &std::path::Path, entries: bool) -> Res<()> {
+    let vkey = ctx.vkey()?;
+    let mut src = if entries {
+        remote(ctx)?
+    } else {
+        audit::Remote::new(ctx.client()?, None)
+    };
+    let mut bar = Bar::new("writing the mirror", false);
+    let r = audit::mirror(&mut src, &vkey, dir, entries, |d, t| bar.show(d, t));
+    bar.finish();
+    match r {
+        Ok(r) => {
+            println!(
+                "ok: {} mirrors size {}{} ({} tiles{} written)",
+                dir.display(),
+                r.checkpoint.size,
+                r.previous
+                    .map(|p| format!(", consistent with its size {p} before"))
+                    .unwrap_or_default(),
+                r.tiles_written,
+                if entries {
+                    format!(", {} entry bundles", r.bundles_written)
+                } else {
+                    String::new()
+                },
             );
             Ok(())
         }
@@ -208,48 +276,65 @@ fn audit_cmd(ctx: &Ctx) -> Res<()> {
     }
 }
 
-/// The appliance, as the audit reads it.
-struct Remote {
-    c: Client,
-    name: String,
-    key: SigningKey,
+fn rate(n: u64, secs: f64) -> u64 {
+    if secs > 0.0 {
+        (n as f64 / secs) as u64
+    } else {
+        0
+    }
 }
 
-impl audit::Source for Remote {
-    fn checkpoint(&mut self) -> Result<String, String> {
-        let a = self
-            .c
-            .get("/v1/log/checkpoint")
-            .map_err(|e| e.to_string())?;
-        if a.status != 200 {
-            return Err(describe(&a));
+/// A progress bar on a terminal's stderr (nothing when stderr is not a terminal, or for JSON):
+/// done/total, the rate and the time left, redrawn at most ten times a second.
+struct Bar {
+    what: &'static str,
+    on: bool,
+    t0: std::time::Instant,
+    last: Option<std::time::Instant>,
+}
+
+impl Bar {
+    fn new(what: &'static str, quiet: bool) -> Bar {
+        Bar {
+            what,
+            on: !quiet && std::io::stderr().is_terminal(),
+            t0: std::time::Instant::now(),
+            last: None,
         }
-        Ok(a.text())
     }
-    fn consistency(&mut self, old: u64, new: u64) -> Result<Vec<vigil_core::Hash>, String> {
-        let a = self
-            .c
-            .get(&format!("/v1/log/consistency?from={old}&to={new}"))
-            .map_err(|e| e.to_string())?;
-        if a.status != 200 {
-            return Err(describe(&a));
+    fn show(&mut self, done: u64, total: u64) {
+        let now = std::time::Instant::now();
+        if !self.on
+            || (done < total
+                && self
+                    .last
+                    .is_some_and(|l| now - l < Duration::from_millis(100)))
+        {
+            return;
         }
-        vigil_core::wire::parse_hash_lines(&a.text())
-            .ok_or_else(|| "a consistency proof line is not a hash".to_string())
+        self.last = Some(now);
+        let secs = (now - self.t0).as_secs_f64();
+        let per_sec = rate(done, secs);
+        let filled = (done * 24).checked_div(total).unwrap_or(24) as usize;
+        let eta = (total - done.min(total))
+            .checked_div(per_sec)
+            .map_or("?".to_owned(), |s| format!("{}:{:02}", s / 60, s % 60));
+        eprint!(
+            "\r{}: [{}{}] {done}/{total} {}/s ETA {eta}   ",
+            self.what,
+            "#".repeat(filled),
+            "-".repeat(24 - filled),
+            per_sec
+        );
     }
-    fn entry(&mut self, index: u64) -> Result<Vec<u8>, String> {
-        let a = self
-            .c
-            .signed_get(
-                &format!("/v1/log/entries/{index}"),
-                &self.name,
-                &self.key,
-                now_secs(),
-            )
-            .map_err(|e| e.to_string())?;
-        if a.status != 200 {
-            return Err(describe(&a));
+    fn finish(&self) {
+        if self.on && self.last.is_some() {
+            eprintln!();
         }
-        Ok(a.body)
     }
+}
+
+fn remote(ctx: &Ctx) -> Res<audit::Remote> {
+    let (c, name, key) = reader(ctx)?;
+    Ok(audit::Remote::new(c, Some((name, key))))
 }

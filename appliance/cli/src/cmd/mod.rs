@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use vigil_cli::client::{Answer, Client};
 use vigil_cli::config::FileConfig;
 use vigil_cli::exit::Exit;
-use vigil_core::wire::ErrorBody;
 use vigil_core::{NoteVerifier, SigningKey, keyfile};
 
 pub(crate) mod keys;
@@ -88,10 +87,7 @@ pub(crate) fn expect_ok(a: Answer) -> Res<Answer> {
 }
 
 pub(crate) fn describe(a: &Answer) -> String {
-    match serde_json::from_slice::<ErrorBody>(&a.body) {
-        Ok(e) => format!("refused ({} {}): {}", a.status, e.error, e.detail),
-        Err(_) => format!("HTTP {}: {}", a.status, a.text().trim()),
-    }
+    a.summary()
 }
 
 /// Sends with retries: on 429, 503 and unreachable, waits (Retry-After, else 1, 2, 4… s).

@@ -73,3 +73,37 @@ pub fn key_file(h: &Home, a: &Appliance, who: (&str, u8)) -> PathBuf {
     vigil_e2e::set_mode(&dst, 0o600);
     dst
 }
+
+/// A tile or entry bundle of a log held in memory (its tree and entries), as the appliance
+/// serves it; an error for one the log does not hold at that width.
+pub fn serve_tile(
+    tree: &vigil_core::MemoryTree,
+    entries: &[Vec<u8>],
+    tile: &vigil_core::tiles::Tile,
+) -> Result<Vec<u8>, String> {
+    use vigil_core::tiles::{self, TileKind};
+    let (first, width) = (tile.first(), u64::from(tile.width));
+    match tile.kind {
+        TileKind::Hashes { level } => {
+            if tiles::level_width(tree.size(), level) < first + width {
+                return Err(format!("404 {}", tile.path()));
+            }
+            let height = level * tiles::TILE_HEIGHT as u8;
+            Ok((first..first + width)
+                .flat_map(|index| {
+                    tree.stored(vigil_core::merkle::StoredId {
+                        level: height,
+                        index,
+                    })
+                    .expect("held")
+                })
+                .collect())
+        }
+        TileKind::Entries => {
+            let part = entries
+                .get(first as usize..(first + width) as usize)
+                .ok_or_else(|| format!("404 {}", tile.path()))?;
+            Ok(tiles::write_bundle(part.iter().map(Vec::as_slice)))
+        }
+    }
+}
