@@ -78,12 +78,23 @@ pub fn public_key(data: &[u8]) {
     }
 }
 
-/// Entry bytes: a decoded entry keeps its exact bytes; its signature check never panics.
+/// Entry bytes: a decoded entry keeps its exact bytes; its signature check never panics. The
+/// same bytes read as an entry bundle (width from the first byte) frame exactly: a bundle that
+/// splits writes back to itself, and any cut of one tile's width from them stays inside.
 pub fn entry(data: &[u8]) {
     if let Ok(e) = Entry::decode(data) {
         assert_eq!(e.bytes(), data);
         let _ = e.verify();
         assert_eq!(e.leaf_hash(), merkle::leaf_hash(data));
+    }
+    if let Some((&w, rest)) = data.split_first()
+        && let Some(entries) = vigil_core::tiles::read_bundle(rest, u16::from(w))
+    {
+        assert_eq!(entries.len(), usize::from(w));
+        assert_eq!(
+            vigil_core::tiles::write_bundle(entries.iter().copied()),
+            rest
+        );
     }
 }
 
@@ -127,12 +138,21 @@ pub fn key_file(data: &[u8]) {
     }
 }
 
-/// Query strings: each key once, and what is returned decodes from the input.
+/// Query strings and tile paths (the parts of a request's target the daemon parses itself):
+/// each key once, and what is returned decodes from the input; a tile path parses only in its
+/// one canonical spelling, which it writes back byte for byte.
 pub fn query(data: &[u8]) {
-    if let Some(t) = text(data)
-        && let Ok(q) = vigild::api::query_pairs(t)
-    {
-        assert!(q.len() <= t.split('&').count());
+    if let Some(t) = text(data) {
+        if let Ok(q) = vigild::api::query_pairs(t) {
+            assert!(q.len() <= t.split('&').count());
+        }
+        if let Some(tile) = vigil_core::tiles::Tile::parse(t) {
+            assert_eq!(
+                tile.path(),
+                format!("tile/{t}"),
+                "a tile path that is not canonical"
+            );
+        }
     }
 }
 

@@ -54,12 +54,14 @@ fn main() {
             ),
     ];
     let mut tree = MemoryTree::new();
+    let mut bundle = Vec::new();
     for (i, b) in statements.into_iter().enumerate() {
         let st = b.build().expect("builds");
         write(&out, "statement", &format!("{i}.txt"), st.bytes());
         let v = sig::sign(st, "nas", &key).expect("signs");
         let e = Entry::new(i as u64, 1_795_349_600_000, ClockState::Synced, &v);
         write(&out, "entry", &format!("{i}.entry"), e.bytes());
+        bundle.push(e.bytes().to_vec());
         tree.push(e.bytes());
         write(
             &out,
@@ -68,6 +70,13 @@ fn main() {
             v.signature().to_base64().as_bytes(),
         );
     }
+    // The same entries as an entry bundle, its width in the first byte (the entry target reads
+    // them so too).
+    let mut framed = vec![bundle.len() as u8];
+    framed.extend(vigil_core::tiles::write_bundle(
+        bundle.iter().map(Vec::as_slice),
+    ));
+    write(&out, "entry", "bundle.bin", &framed);
     let size = tree.size();
     let cp = Checkpoint {
         origin: "fuzz.vigil/log".into(),
@@ -112,6 +121,9 @@ fn main() {
         "kind=alert&limit=10&since=1&until=2",
         "topic=a%2Fb+c",
         "a=1&a=2",
+        "0/x001/x234/067",
+        "entries/005.p/17",
+        "1/000.p/1",
     ]
     .iter()
     .enumerate()
