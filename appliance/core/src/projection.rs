@@ -53,6 +53,8 @@ struct Silence {
     signer: String,
     topic: String,
     until_ms: u64,
+    /// The `silence/v1` entry.
+    index: u64,
 }
 
 /// Identity of an alert slot: (signer, topic, dedup key or the entry's own index).
@@ -101,6 +103,62 @@ pub struct Projection {
     horizon_ms: u64,
     alerts_seen: bool,
     head: Option<(u64, Hash)>,
+    /// Live alert's entry index → the `ack/v1` entry that acknowledged it.
+    acks: HashMap<u64, u64>,
+}
+
+/// What rebuilds a projection without folding its whole log (docs/format.md §6): the entries
+/// it still depends on (live alerts, the acks of live alerts, silences in force), in log order,
+/// and the marks the other entries left. Folding exactly those entries and then
+/// [`Projection::from_snapshot`] gives the projection the whole log gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Entries folded (the log size the snapshot is of).
+    pub entries: u64,
+    /// The newest `received` folded.
+    pub horizon_ms: u64,
+    /// Whether any alert was ever folded.
+    pub alerts_seen: bool,
+    /// The entries to fold again, ascending.
+    pub live: Vec<u64>,
+}
+
+const SNAPSHOT_MAGIC: &[u8] = b"vigil-projection/v1\n";
+
+impl Snapshot {
+    /// `vigil-projection/v1\n`, then `entries`, `horizon_ms`, `alerts_seen` (0 or 1) and each
+    /// live index as big-endian u64.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = SNAPSHOT_MAGIC.to_vec();
+        for v in [self.entries, self.horizon_ms, u64::from(self.alerts_seen)]
+            .into_iter()
+            .chain(self.live.iter().copied())
+        {
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+        out
+    }
+
+    /// The inverse of [`Snapshot::encode`]; `None` for anything it did not write (the indices
+    /// must ascend and lie below `entries`).
+    pub fn decode(bytes: &[u8]) -> Option<Snapshot> {
+        let rest = bytes.strip_prefix(SNAPSHOT_MAGIC)?;
+        if rest.len() % 8 != 0 || rest.len() < 24 {
+            return None;
+        }
+        let mut words = rest
+            .chunks_exact(8)
+            .map(|c| u64::from_be_bytes(c.try_into().expect("8 bytes")));
+        let (entries, horizon_ms, seen) = (words.next()?, words.next()?, words.next()?);
+        let live: Vec<u64> = words.collect();
+        let ascending = live.windows(2).all(|w| w[0] < w[1]);
+        (seen <= 1 && ascending && live.last().is_none_or(|l| *l < entries)).then_some(Snapshot {
+            entries,
+            horizon_ms,
+            alerts_seen: seen == 1,
+            live,
+        })
+    }
 }
 
 /// Counts of active alerts.
@@ -219,6 +277,7 @@ impl Projection {
                     self.live.sub(v);
                     v.acked = true;
                     self.live.add(v);
+                    self.acks.insert(*entry, e.index());
                 }
             }
             Content::Silence {
@@ -231,6 +290,7 @@ impl Projection {
                     signer: match_signer.clone(),
                     topic: match_topic.clone(),
                     until_ms: until.saturating_mul(1000),
+                    index: e.index(),
                 });
             }
             _ => {}
@@ -264,11 +324,44 @@ impl Projection {
     fn remove(&mut self, key: OrderKey) -> Option<AlertView> {
         let old = self.alerts.remove(&key)?;
         self.by_index.remove(&old.index);
+        self.acks.remove(&old.index);
         if let Some(t) = old.expires_ms {
             self.expiries.remove(&(t, old.index));
         }
         self.live.sub(&old);
         Some(old)
+    }
+
+    /// The snapshot of this projection (see [`Snapshot`]).
+    pub fn snapshot(&self) -> Snapshot {
+        let mut live: Vec<u64> = self
+            .alerts
+            .values()
+            .map(|v| v.index)
+            .chain(self.acks.values().copied())
+            .chain(self.silences.iter().map(|s| s.index))
+            .collect();
+        live.sort_unstable();
+        live.dedup();
+        Snapshot {
+            entries: self.entries,
+            horizon_ms: self.horizon_ms,
+            alerts_seen: self.alerts_seen,
+            live,
+        }
+    }
+
+    /// Rebuilds the projection `s` was taken of from the entries it names (`live`, in order);
+    /// entries after it are then folded in as usual.
+    pub fn from_snapshot<'a>(s: &Snapshot, live: impl IntoIterator<Item = &'a Entry>) -> Self {
+        let mut p = Projection::replay(live);
+        p.entries = p.entries.max(s.entries);
+        p.alerts_seen |= s.alerts_seen;
+        if s.horizon_ms > p.horizon_ms {
+            p.horizon_ms = s.horizon_ms;
+            p.prune();
+        }
+        p
     }
 
     /// Records the log head the idle screen shows.

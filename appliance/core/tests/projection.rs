@@ -229,6 +229,65 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Appends the entry `o` stands for as the `i`-th, received at `i` seconds.
+fn push_op(l: &mut Log, i: usize, o: &Op) -> u64 {
+    let t = i as u64 * 1000;
+    match o {
+        Op::Alert {
+            signer,
+            topic,
+            key,
+            sev,
+            resolved,
+            ttl,
+        } => {
+            let (topic, key, ttl) = (
+                format!("t{topic}"),
+                key.map(|k| format!("k{k}")),
+                ttl.map(|s| s.to_string()),
+            );
+            let mut extra = vec![("topic", topic.as_str())];
+            if let Some(k) = &key {
+                extra.push(("key", k));
+            }
+            if *resolved {
+                extra.push(("state", "resolved"));
+            }
+            if let Some(s) = &ttl {
+                extra.push(("ttl", s));
+            }
+            let sev = ["info", "warning", "critical"][*sev as usize];
+            l.alert(&format!("s{signer}"), t, sev, &format!("a{i}"), &extra)
+        }
+        Op::Ack(r) => l.push(
+            "ops",
+            t,
+            Kind::Ack,
+            &[("ref", &(*r as usize % (i + 1)).to_string())],
+        ),
+        Op::Silence {
+            signer,
+            topic,
+            until,
+        } => {
+            let (ms, topic, until) = (
+                signer.map(|s| format!("s{s}")),
+                format!("t{topic}"),
+                until.to_string(),
+            );
+            let mut fields = vec![
+                ("match-topic", topic.as_str()),
+                ("until", &until),
+                ("comment", "c"),
+            ];
+            if let Some(m) = &ms {
+                fields.insert(0, ("match-signer", m));
+            }
+            l.push("ops", t, Kind::Silence, &fields)
+        }
+    }
+}
+
 proptest! {
     /// Maintaining the projection entry by entry (with queries in between) equals replaying the
     /// whole log at the end, at every query time.
@@ -238,24 +297,7 @@ proptest! {
         let mut inc = Projection::new();
         for (i, o) in ops.iter().enumerate() {
             let t = i as u64 * 1000;
-            let idx = match o {
-                Op::Alert { signer, topic, key, sev, resolved, ttl } => {
-                    let (topic, key, ttl) = (format!("t{topic}"), key.map(|k| format!("k{k}")), ttl.map(|s| s.to_string()));
-                    let mut extra = vec![("topic", topic.as_str())];
-                    if let Some(k) = &key { extra.push(("key", k)); }
-                    if *resolved { extra.push(("state", "resolved")); }
-                    if let Some(s) = &ttl { extra.push(("ttl", s)); }
-                    let sev = ["info", "warning", "critical"][*sev as usize];
-                    l.alert(&format!("s{signer}"), t, sev, &format!("a{i}"), &extra)
-                }
-                Op::Ack(r) => l.push("ops", t, Kind::Ack, &[("ref", &(*r as usize % (i + 1)).to_string())]),
-                Op::Silence { signer, topic, until } => {
-                    let (ms, topic, until) = (signer.map(|s| format!("s{s}")), format!("t{topic}"), until.to_string());
-                    let mut fields = vec![("match-topic", topic.as_str()), ("until", &until), ("comment", "c")];
-                    if let Some(m) = &ms { fields.insert(0, ("match-signer", m)); }
-                    l.push("ops", t, Kind::Silence, &fields)
-                }
-            };
+            let idx = push_op(&mut l, i, o);
             inc.apply(&l.entries[idx as usize]);
             let _ = inc.active(t);
         }
@@ -293,4 +335,68 @@ proptest! {
             }
         }
     }
+}
+
+proptest! {
+    /// A projection rebuilt from a snapshot taken after any entry (folding only the entries the
+    /// snapshot names, then the rest of the log) equals the projection of the whole log; the
+    /// snapshot survives its encoding.
+    #[test]
+    fn a_snapshot_rebuilds_the_projection(ops in proptest::collection::vec(op(), 1..80), cut in any::<prop::sample::Index>()) {
+        let mut l = Log::new();
+        for (i, o) in ops.iter().enumerate() {
+            push_op(&mut l, i, o);
+        }
+        let cut = cut.index(l.entries.len() + 1);
+        let at_cut = Projection::replay(&l.entries[..cut]);
+        let snap = at_cut.snapshot();
+        prop_assert_eq!(vigil_core::projection::Snapshot::decode(&snap.encode()), Some(snap.clone()));
+        prop_assert!(snap.live.len() <= cut);
+        let live = snap.live.iter().map(|i| &l.entries[*i as usize]);
+        let mut rebuilt = Projection::from_snapshot(&snap, live);
+        prop_assert_eq!(&rebuilt, &at_cut);
+        for e in &l.entries[cut..] {
+            rebuilt.apply(e);
+        }
+        prop_assert_eq!(&rebuilt, &l.projection());
+    }
+}
+
+#[test]
+fn a_snapshot_that_was_not_written_by_encode_is_refused() {
+    use vigil_core::projection::Snapshot;
+    let s = Snapshot {
+        entries: 10,
+        horizon_ms: 5,
+        alerts_seen: true,
+        live: vec![2, 7],
+    };
+    let good = s.encode();
+    assert_eq!(Snapshot::decode(&good), Some(s));
+    let mut bad = good.clone();
+    bad[0] ^= 1;
+    assert_eq!(Snapshot::decode(&bad), None, "magic");
+    assert_eq!(Snapshot::decode(&good[..good.len() - 1]), None, "cut");
+    let unordered = Snapshot {
+        entries: 10,
+        horizon_ms: 5,
+        alerts_seen: false,
+        live: vec![7, 2],
+    };
+    assert_eq!(
+        Snapshot::decode(&unordered.encode()),
+        None,
+        "indices out of order"
+    );
+    let beyond = Snapshot {
+        entries: 5,
+        horizon_ms: 5,
+        alerts_seen: false,
+        live: vec![7],
+    };
+    assert_eq!(
+        Snapshot::decode(&beyond.encode()),
+        None,
+        "an index past the snapshot's size"
+    );
 }
