@@ -186,6 +186,11 @@ impl Display {
         self.hat.as_ref().is_some_and(|h| lock(h).has_touch())
     }
 
+    /// The projection's snapshot (what a restart rebuilds it from).
+    pub fn snapshot(&self) -> vigil_core::projection::Snapshot {
+        lock(&self.inner).projection.snapshot()
+    }
+
     /// Folds committed entries in (called by the commit path; O(log n) per entry, no I/O).
     pub fn apply(&self, entries: &[Entry]) {
         let mut i = lock(&self.inner);

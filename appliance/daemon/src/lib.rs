@@ -208,7 +208,12 @@ impl Daemon {
             let _ = t.await;
         }
         let st = self.state.clone();
-        let _ = tokio::task::spawn_blocking(move || st.committer.shutdown()).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            st.committer.shutdown();
+            // Everything is committed and shown: the next start checks and folds nothing more.
+            start::keep_start_quick(&st);
+        })
+        .await;
     }
 }
 

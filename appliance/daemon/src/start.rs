@@ -8,7 +8,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::sync::watch;
-use vigil_core::{NoteSigner, Projection, SigningKey, keyfile};
+use vigil_core::projection::Snapshot;
+use vigil_core::{Kind, NoteSigner, Projection, SigningKey, keyfile};
 use vigil_store::{Committer, Store, Submission};
 
 use crate::clock::Clock;
@@ -43,7 +44,13 @@ impl Daemon {
         if let Err(why) = store.writable() {
             tracing::error!(reason = %why, "log self-check failed: serving reads only, refusing writes");
         }
+        let t0 = std::time::Instant::now();
         let rebuilt = Rebuilt::from_log(&store, &keys.device)?;
+        tracing::info!(
+            screen = %rebuilt.how,
+            millis = t0.elapsed().as_millis() as u64,
+            "rebuilt from the log"
+        );
         let first_boot = store.head().size == 0;
         let status = vigil_display::Status {
             first_boot,
@@ -158,7 +165,8 @@ impl Daemon {
             running.push(tasks::touch(state.clone(), rx.clone()));
         }
         running.push(tasks::recovery(state.clone(), rx.clone()));
-        running.push(tasks::pruning(state.clone(), rx));
+        running.push(tasks::pruning(state.clone(), rx.clone()));
+        running.push(tasks::snapshots(state.clone(), rx));
         let ca_fingerprint = tls::pem_to_der(&state.ca_pem)
             .map(|d| tls::fingerprint_der(&d))
             .unwrap_or_default();
@@ -219,24 +227,62 @@ fn device_key(settings: &Settings) -> Result<SigningKey, StartError> {
 
 /// What is rebuilt from the log at every start: the decision projection (keys, policy), the
 /// screen's projection, and the most recent statements (for exact retries).
+///
+/// None of it folds the whole log: the decision projection folds only the entries that change
+/// it (enrolments, revocations, policies, found by the kind index), the screen starts from the
+/// snapshot vigild saved (the entries it still depends on) and folds what came after it, and
+/// the recent statements are the last [`state::RECENT_STATEMENTS`] entries. Without a usable
+/// snapshot the screen folds every entry, as before.
 struct Rebuilt {
     shared: Shared,
     screen: Projection,
     recent: RecentStatements,
+    /// How the screen was rebuilt, for the journal and the banner.
+    how: String,
 }
+
+/// The kinds the decision projection ([`Shared::apply`]) folds.
+const DECISION_KINDS: [Kind; 3] = [Kind::KeyEnroll, Kind::KeyRevoke, Kind::Policy];
 
 impl Rebuilt {
     fn from_log(store: &Store, device: &SigningKey) -> Result<Rebuilt, StartError> {
+        let size = store.head().size;
         let mut shared = Shared::new(device.verifying_key());
-        let mut screen = Projection::new();
-        let recent = RecentStatements::default();
-        let recent_from = store
-            .head()
-            .size
-            .saturating_sub(state::RECENT_STATEMENTS as u64);
-        store.for_each_entry(|e| {
+        let kinds = DECISION_KINDS.map(|k| k.name());
+        for e in store.entries_at(&store.indices_of_kinds(&kinds)?)? {
             shared.apply(&e);
-            screen.apply(&e);
+        }
+        let snapshot = match store.load_projection()? {
+            None => None,
+            Some(bytes) => match Snapshot::decode(&bytes).filter(|s| s.entries <= size) {
+                Some(s) => Some(s),
+                None => {
+                    tracing::warn!(
+                        "the saved projection snapshot is not usable: folding every entry"
+                    );
+                    None
+                }
+            },
+        };
+        let (mut screen, from, how) = match snapshot {
+            Some(s) => {
+                let live = store.entries_at(&s.live)?;
+                let how = format!(
+                    "from its snapshot at {} entries ({} folded again), then {} newer",
+                    s.entries,
+                    s.live.len(),
+                    size - s.entries
+                );
+                (Projection::from_snapshot(&s, &live), s.entries, how)
+            }
+            None => (Projection::new(), 0, format!("folding all {size} entries")),
+        };
+        let recent = RecentStatements::default();
+        let recent_from = size.saturating_sub(state::RECENT_STATEMENTS as u64);
+        store.for_each_entry_from(from.min(recent_from), |e| {
+            if e.index() >= from {
+                screen.apply(&e);
+            }
             if e.index() >= recent_from {
                 recent.record(std::slice::from_ref(&e));
             }
@@ -245,7 +291,41 @@ impl Rebuilt {
             shared,
             screen,
             recent,
+            how,
         })
+    }
+}
+
+/// What keeps the next start quick: the entries appended since the last check are checked
+/// (raising the `checked` mark; a mismatch turns the log read-only, as at start) and the
+/// screen's projection snapshot is saved.
+pub(crate) fn keep_start_quick(st: &AppState) {
+    match st.store.check_recent() {
+        Ok(n) => tracing::debug!(entries = n, "recent entries checked"),
+        Err(vigil_store::StoreError::Corrupt(why)) => {
+            tracing::error!(reason = %why, "log self-check failed: serving reads only, refusing writes");
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the recent entries could not be checked; the next start will")
+        }
+    }
+    save_projection(st);
+}
+
+/// Saves the screen's projection snapshot when it is of the whole log (derived state: a
+/// failure is logged and changes nothing else).
+fn save_projection(st: &AppState) {
+    let snap = st.display.snapshot();
+    if snap.entries != st.store.head().size {
+        return;
+    }
+    match st.store.save_projection(&snap.encode()) {
+        Ok(()) => tracing::debug!(
+            entries = snap.entries,
+            live = snap.live.len(),
+            "projection snapshot saved"
+        ),
+        Err(e) => tracing::warn!(error = %e, "the projection snapshot could not be saved"),
     }
 }
 

@@ -160,6 +160,32 @@ pub(crate) fn pruning(st: Arc<AppState>, rx: watch::Receiver<bool>) -> JoinHandl
     })
 }
 
+/// Every minute while the log grows: checks the new entries and saves the screen's projection
+/// snapshot, so a restart (even after a crash) checks and folds at most about a minute of
+/// entries before serving (docs/spec.md §4).
+pub(crate) fn snapshots(st: Arc<AppState>, rx: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.tick().await;
+        let stop = stopped(rx);
+        tokio::pin!(stop);
+        let mut saved = st.store.head().size;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    let size = st.store.head().size;
+                    if size != saved {
+                        let s = st.clone();
+                        let _ = tokio::task::spawn_blocking(move || crate::start::keep_start_quick(&s)).await;
+                        saved = size;
+                    }
+                }
+                () = &mut stop => break,
+            }
+        }
+    })
+}
+
 /// Logs a device-signed `ack/v1` for a touch-pad acknowledgement.
 pub fn button_ack(st: &AppState, index: u64) {
     let v = device_statement(

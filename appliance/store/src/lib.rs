@@ -11,6 +11,7 @@
 mod append;
 mod check;
 mod committer;
+mod derived;
 mod query;
 mod read;
 mod tables;

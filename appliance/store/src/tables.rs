@@ -32,6 +32,9 @@ pub(crate) const META_ORIGIN: &str = "origin";
 pub(crate) const META_HEAD: &str = "head";
 /// "checked" → the size (u64 BE) up to which the last full self-check passed.
 pub(crate) const META_CHECKED: &str = "checked";
+/// "projection" → the display projection's snapshot vigild saved last (derived state, outside
+/// the tree: docs/format.md §6).
+pub(crate) const META_PROJECTION: &str = "projection";
 
 pub(crate) fn create_tables(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     Tables::open(txn).map(drop)

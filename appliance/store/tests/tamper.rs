@@ -365,3 +365,29 @@ fn a_mark_beyond_the_log_is_refused_at_once() {
         "{reason}"
     );
 }
+
+#[test]
+fn the_check_of_recent_entries_raises_the_mark_so_a_later_edit_is_left_to_the_owed_check() {
+    let dir = checked_at_13();
+    {
+        let s = open_quick(&dir);
+        s.append_batch((13..18).map(|i| alert(i, "nas", 1)).collect())
+            .expect("append");
+        assert_eq!(s.check_recent().expect("the new entries check"), 5);
+        assert_eq!(s.check_recent().expect("nothing new"), 0);
+        assert!(s.writable().is_ok());
+    }
+    // Entry 15 is now below the mark: the quick start does not read it again (without the
+    // raised mark it refuses at once: a_quick_start_checks_every_entry_since_...), and the
+    // owed full check catches it.
+    edit_entry(&dir, 15);
+    let s = open_quick(&dir);
+    assert!(s.writable().is_ok(), "{:?}", s.writable());
+    assert!(s.check_owed());
+    assert!(s.finish_check().is_err());
+    let reason = s.writable().expect_err("read-only after the owed check");
+    assert!(
+        reason.contains("entry 15") || reason.contains("(0, 15)"),
+        "{reason}"
+    );
+}
