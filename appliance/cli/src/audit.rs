@@ -259,30 +259,14 @@ pub fn run(
     };
 
     // Compare with what we saw last time: never smaller, and an extension of it.
-    let remembered = match std::fs::read_to_string(state.checkpoint_path()) {
-        Ok(old_note) => Some(
-            Checkpoint::verify(&old_note, vkey)
-                .map_err(|e| local(format!("remembered checkpoint: {e}")))?,
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(local(e)),
-    };
-    if let Some(old) = &remembered {
-        if cp.size < old.size {
-            return Err(failed(format!(
-                "the log went backwards: it now has {} entries, but this client saw {} before (a rollback)",
-                cp.size, old.size
-            )));
-        }
-        let ranges = merkle::consistency_ranges(old.size, cp.size).map_err(local)?;
-        let proof = merkle::resolve(&ranges, |id| tiles.hash(src, id))?;
-        merkle::verify_consistency(old.size, cp.size, &old.root, &cp.root, &proof).map_err(|_| {
-            failed(format!(
-                "the log forked: its checkpoint at size {} is not an extension of the one at size {} this client saw before",
-                cp.size, old.size
-            ))
-        })?;
-    }
+    let remembered = extends(
+        &state.checkpoint_path(),
+        "this client saw",
+        vkey,
+        &cp,
+        &mut tiles,
+        src,
+    )?;
 
     // Resume: the leaf hashes of entries verified before, and the enrolment entries among them
     // (to rebuild who was enrolled), provided they are still the log's prefix.
@@ -487,6 +471,41 @@ pub fn run(
     })
 }
 
+/// The checkpoint remembered at `path`, if any, once `cp` is shown to extend it: never smaller,
+/// and consistent with it (the proof computed from `cp`'s tiles). `whose` names who remembered
+/// it, in the refusals.
+fn extends(
+    path: &Path,
+    whose: &str,
+    vkey: &NoteVerifier,
+    cp: &Checkpoint,
+    tiles: &mut Tiles,
+    src: &mut dyn Source,
+) -> Result<Option<Checkpoint>, AuditError> {
+    let note = match std::fs::read_to_string(path) {
+        Ok(note) => note,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(local(format!("{}: {e}", path.display()))),
+    };
+    let old = Checkpoint::verify(&note, vkey)
+        .map_err(|e| local(format!("the remembered checkpoint {}: {e}", path.display())))?;
+    if cp.size < old.size {
+        return Err(failed(format!(
+            "the log went backwards: it now has {} entries, but {whose} {} before (a rollback)",
+            cp.size, old.size
+        )));
+    }
+    let ranges = merkle::consistency_ranges(old.size, cp.size).map_err(local)?;
+    let proof = merkle::resolve(&ranges, |id| tiles.hash(src, id))?;
+    merkle::verify_consistency(old.size, cp.size, &old.root, &cp.root, &proof).map_err(|_| {
+        failed(format!(
+            "the log forked: its checkpoint at size {} is not an extension of the one at size {} {whose} before",
+            cp.size, old.size
+        ))
+    })?;
+    Ok(Some(old))
+}
+
 /// Leaves under one hash of a tile at `level` (`256^level`; saturating past the u64 tree).
 fn level_span(level: u8) -> u64 {
     1u64.checked_shl(u32::from(level) * tiles::TILE_HEIGHT)
@@ -609,31 +628,15 @@ pub fn mirror(
         size: cp.size,
         read: HashMap::new(),
     };
-    let previous = match std::fs::read_to_string(dir.join("checkpoint")) {
-        Ok(old_note) => {
-            let old = Checkpoint::verify(&old_note, vkey)
-                .map_err(|e| local(format!("the mirror's checkpoint: {e}")))?;
-            if cp.size < old.size {
-                return Err(failed(format!(
-                    "the log went backwards: it has {} entries, the mirror {}",
-                    cp.size, old.size
-                )));
-            }
-            let ranges = merkle::consistency_ranges(old.size, cp.size).map_err(local)?;
-            let proof = merkle::resolve(&ranges, |id| tiles.hash(src, id))?;
-            merkle::verify_consistency(old.size, cp.size, &old.root, &cp.root, &proof).map_err(
-                |_| {
-                    failed(format!(
-                        "the log forked: size {} is not an extension of the mirror's {}",
-                        cp.size, old.size
-                    ))
-                },
-            )?;
-            Some(old.size)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(local(e)),
-    };
+    let previous = extends(
+        &dir.join("checkpoint"),
+        "the mirror held",
+        vkey,
+        &cp,
+        &mut tiles,
+        src,
+    )?
+    .map(|old| old.size);
     if merkle::tree_hash(cp.size, |id| tiles.hash(src, id))? != cp.root {
         return Err(failed(
             "the tiles do not hash to the signed checkpoint's root",

@@ -6,9 +6,7 @@
 use vigil_cli::audit::{self, AuditError, Source};
 use vigil_core::registry::DEVICE;
 use vigil_core::tiles::Tile;
-use vigil_core::{
-    Checkpoint, ClockState, Entry, Kind, MemoryTree, NoteSigner, SigningKey, Statement, sig,
-};
+use vigil_core::{ClockState, Entry, Kind, MemoryTree, NoteSigner, SigningKey, Statement, sig};
 
 mod common;
 
@@ -76,13 +74,7 @@ impl Log {
 
 impl Source for Log {
     fn checkpoint(&mut self) -> Result<String, String> {
-        let size = self.tree.size();
-        let cp = Checkpoint {
-            origin: ORIGIN.into(),
-            size,
-            root: self.tree.root(size).map_err(|e| e.to_string())?,
-        };
-        cp.sign(&self.signer).map_err(|e| e.to_string())
+        common::checkpoint_of(&self.tree, ORIGIN, &self.signer)
     }
     fn tile(&mut self, tile: &Tile) -> Result<Vec<u8>, String> {
         common::serve_tile(&self.tree, &self.entries, tile)

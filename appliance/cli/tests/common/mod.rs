@@ -107,3 +107,18 @@ pub fn serve_tile(
         }
     }
 }
+
+/// The signed checkpoint of an in-memory log's whole tree.
+pub fn checkpoint_of(
+    tree: &vigil_core::MemoryTree,
+    origin: &str,
+    signer: &vigil_core::NoteSigner,
+) -> Result<String, String> {
+    let size = tree.size();
+    let cp = vigil_core::Checkpoint {
+        origin: origin.into(),
+        size,
+        root: tree.root(size).map_err(|e| e.to_string())?,
+    };
+    cp.sign(signer).map_err(|e| e.to_string())
+}
