@@ -250,13 +250,7 @@ pub fn run(
 ) -> Result<Report, AuditError> {
     std::fs::create_dir_all(&state.dir)
         .map_err(|e| local(format!("{}: {e}", state.dir.display())))?;
-    let note = src.checkpoint().map_err(AuditError::Fetch)?;
-    let cp = Checkpoint::verify(&note, vkey)
-        .map_err(|e| failed(format!("the checkpoint does not verify: {e}")))?;
-    let mut tiles = Tiles {
-        size: cp.size,
-        read: HashMap::new(),
-    };
+    let (note, cp, mut tiles) = latest(src, vkey)?;
 
     // Compare with what we saw last time: never smaller, and an extension of it.
     let remembered = extends(
@@ -471,6 +465,21 @@ pub fn run(
     })
 }
 
+/// The source's latest checkpoint (its note, verified) and the tiles of its size, none read yet.
+fn latest(
+    src: &mut dyn Source,
+    vkey: &NoteVerifier,
+) -> Result<(String, Checkpoint, Tiles), AuditError> {
+    let note = src.checkpoint().map_err(AuditError::Fetch)?;
+    let cp = Checkpoint::verify(&note, vkey)
+        .map_err(|e| failed(format!("the checkpoint does not verify: {e}")))?;
+    let tiles = Tiles {
+        size: cp.size,
+        read: HashMap::new(),
+    };
+    Ok((note, cp, tiles))
+}
+
 /// The checkpoint remembered at `path`, if any, once `cp` is shown to extend it: never smaller,
 /// and consistent with it (the proof computed from `cp`'s tiles). `whose` names who remembered
 /// it, in the refusals.
@@ -621,13 +630,7 @@ pub fn mirror(
     entries: bool,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<MirrorReport, AuditError> {
-    let note = src.checkpoint().map_err(AuditError::Fetch)?;
-    let cp = Checkpoint::verify(&note, vkey)
-        .map_err(|e| failed(format!("the checkpoint does not verify: {e}")))?;
-    let mut tiles = Tiles {
-        size: cp.size,
-        read: HashMap::new(),
-    };
+    let (note, cp, mut tiles) = latest(src, vkey)?;
     let previous = extends(
         &dir.join("checkpoint"),
         "the mirror held",
