@@ -185,13 +185,14 @@ pub(crate) enum LogCmd {
     /// Verify every entry, signature and tile of the log; refuse rollbacks and forks. Resumes
     /// where the last audit stopped.
     #[command(
-        after_help = "Example: vigil -i auditor log audit\n         vigil log audit --from /srv/vigil-mirror --json"
+        after_help = "Example: vigil -i auditor log audit\n         vigil log audit --from http://192.0.2.10/vigil --json"
     )]
     Audit {
-        /// Read a mirror directory (made by `vigil log mirror`) instead of the appliance; the
-        /// pinned vkey still decides what verifies.
-        #[arg(long, value_name = "DIR")]
-        from: Option<std::path::PathBuf>,
+        /// Read a mirror (made by `vigil log mirror`: a directory, or the http:// or https://
+        /// URL a web server publishes it at) instead of the appliance; the pinned vkey still
+        /// decides what verifies.
+        #[arg(long, value_name = "DIR|URL")]
+        from: Option<String>,
         /// Machine-readable output (one JSON object).
         #[arg(long)]
         json: bool,

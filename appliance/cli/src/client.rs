@@ -26,6 +26,11 @@ pub enum ClientError {
     /// The CA certificate given is not usable.
     #[error("the pinned CA certificate is not a PEM certificate")]
     BadCa,
+    /// No certificate authority in the system's store, for an https:// mirror.
+    #[error(
+        "the system has no certificate authorities (install ca-certificates) to check an https:// mirror"
+    )]
+    NoSystemRoots,
 }
 
 /// An answer.
@@ -112,9 +117,33 @@ impl Client {
         Client::build(base, None)
     }
 
+    /// A client for a public server (a static mirror of the log) trusting the system's
+    /// certificate authorities (`/etc/ssl/certs`).
+    pub fn with_system_roots(base: &str) -> Result<Client, ClientError> {
+        let found = rustls_native_certs::load_native_certs();
+        let certs: Vec<Certificate<'static>> = found
+            .certs
+            .iter()
+            .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+            .collect();
+        if certs.is_empty() && base.starts_with("https://") {
+            return Err(ClientError::NoSystemRoots);
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = TlsConfig::builder()
+            .unversioned_rustls_crypto_provider(provider)
+            .root_certs(RootCerts::Specific(Arc::new(certs)))
+            .build();
+        Client::with_tls(base, tls)
+    }
+
     fn build(base: &str, ca_pem: Option<&str>) -> Result<Client, ClientError> {
+        Client::with_tls(base, tls_config(ca_pem)?)
+    }
+
+    fn with_tls(base: &str, tls: TlsConfig) -> Result<Client, ClientError> {
         let agent = ureq::Agent::config_builder()
-            .tls_config(tls_config(ca_pem)?)
+            .tls_config(tls)
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_global(Some(Duration::from_secs(30)))

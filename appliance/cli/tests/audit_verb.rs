@@ -174,6 +174,15 @@ fn a_mirror_is_written_updated_and_audited_and_a_tampered_one_is_refused() {
         (Some(3), Some(size))
     );
 
+    // Published by a web server, it audits from its URL too (a fresh client, from scratch).
+    let url = common::serve_static(&mirror);
+    let fresh = trusted(&a);
+    let v: serde_json::Value = serde_json::from_str(&ok(
+        &fresh.vigil(&["log", "audit", "--from", &url, "--json"])
+    ))
+    .expect("JSON");
+    assert_eq!(v["verified_now"].as_u64(), Some(a.log_size()));
+
     // A byte changed in the mirror's newest bundle: the audit of a fresh client refuses it.
     let grown = a.log_size();
     let last = vigil_core::tiles::bundles_for_size(grown)

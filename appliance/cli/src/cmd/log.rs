@@ -171,20 +171,23 @@ fn line(e: &EntryView, utc: bool) -> String {
     )
 }
 
-fn audit_cmd(ctx: &Ctx, from: Option<&std::path::Path>, json: bool) -> Res<()> {
+fn audit_cmd(ctx: &Ctx, from: Option<&str>, json: bool) -> Res<()> {
     let vkey = ctx.vkey()?;
     // A mirror keeps its own audit state: it may rightly be behind the appliance.
     let (mut src, state): (Box<dyn audit::Source>, _) = match from {
-        Some(dir) => {
-            let id = vigil_core::sha256(dir.display().to_string().as_bytes());
+        Some(from) => {
+            let id = vigil_core::sha256(from.as_bytes());
             let sub = id[..6]
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect::<String>();
-            (
-                Box::new(audit::Dir::new(dir)),
-                ctx.dir.join("audit-from").join(sub),
-            )
+            let src: Box<dyn audit::Source> =
+                if from.starts_with("http://") || from.starts_with("https://") {
+                    Box::new(audit::Url::new(from).map_err(usage)?)
+                } else {
+                    Box::new(audit::Dir::new(std::path::Path::new(from)))
+                };
+            (src, ctx.dir.join("audit-from").join(sub))
         }
         None => (Box::new(remote(ctx)?), ctx.dir.join("audit")),
     };

@@ -122,3 +122,49 @@ pub fn checkpoint_of(
     };
     cp.sign(signer).map_err(|e| e.to_string())
 }
+
+/// Serves the files under `root` over plain HTTP on 127.0.0.1 (a static web server, as a
+/// mirror would be published), one connection at a time, until the test ends; returns its URL.
+pub fn serve_static(root: &Path) -> String {
+    use std::io::{BufRead as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let root = root.to_owned();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut reader = std::io::BufReader::new(&conn);
+            let mut first = String::new();
+            if reader.read_line(&mut first).is_err() {
+                continue;
+            }
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let path = first
+                .split(' ')
+                .nth(1)
+                .unwrap_or("/")
+                .trim_start_matches('/');
+            let file = (!path.split('/').any(|p| p == ".." || p.is_empty()))
+                .then(|| std::fs::read(root.join(path)).ok())
+                .flatten();
+            let mut out = &conn;
+            let _ = match file {
+                Some(b) => out
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            b.len()
+                        )
+                        .as_bytes(),
+                    )
+                    .and_then(|()| out.write_all(&b)),
+                None => out.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                ),
+            };
+        }
+    });
+    url
+}
