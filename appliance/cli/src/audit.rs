@@ -224,7 +224,29 @@ impl Replay<'_> {
     }
 }
 
+/// A batch being checked on other threads: its entries, their checks, their level-0 tile
+/// hashes, and the index just past it.
+type Checking<'s> = std::thread::ScopedJoinHandle<
+    's,
+    (
+        Vec<(u64, Vec<u8>)>,
+        Vec<Result<Checked, AuditError>>,
+        Vec<Hash>,
+        u64,
+    ),
+>;
+
 impl Replay<'_> {
+    /// Waits for a batch checked on other threads and takes its entries in order; returns the
+    /// index just past it.
+    fn take_checked(&mut self, p: Checking<'_>) -> Result<u64, AuditError> {
+        let (items, checked, want, end) = p.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        for (((index, bytes), c), h) in items.into_iter().zip(checked).zip(want) {
+            self.take(index, &bytes, c?, &h)?;
+        }
+        Ok(end)
+    }
+
     /// Checks `batch` on every core, then takes its entries in order; `want` holds their
     /// level-0 tile hashes. Both are left empty.
     fn take_all(
@@ -368,12 +390,17 @@ pub fn run(
         let mut batch: Vec<(u64, Vec<u8>)> = Vec::with_capacity(BATCH);
         let mut want: Vec<Hash> = Vec::with_capacity(BATCH);
         let mut done = 0u64;
+        // One batch is checked on every core while the one before it is taken in order here.
+        let mut pending: Option<Checking<'_>> = None;
         for (bundle, level0, got) in rx {
             let (bundle_bytes, tile_bytes) = match got {
                 Ok(b) => b,
                 Err(e) => {
                     // What was read before the source failed is verified and kept, so the next
                     // run resumes after it.
+                    if let Some(p) = pending.take() {
+                        replay.take_checked(p)?;
+                    }
                     replay.take_all(&mut batch, &mut want, threads)?;
                     return Err(e);
                 }
@@ -408,10 +435,21 @@ pub fn run(
             }
             let end = bundle.first() + u64::from(bundle.width);
             if batch.len() >= BATCH || end == size {
-                replay.take_all(&mut batch, &mut want, threads)?;
-                done = end - start;
-                progress(done, todo);
+                let items = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                let hashes = std::mem::replace(&mut want, Vec::with_capacity(BATCH));
+                let next = scope.spawn(move || {
+                    let checked = check_all(&items, threads);
+                    (items, checked, hashes, end)
+                });
+                if let Some(p) = pending.replace(next) {
+                    done = replay.take_checked(p)? - start;
+                    progress(done, todo);
+                }
             }
+        }
+        if let Some(p) = pending.take() {
+            done = replay.take_checked(p)? - start;
+            progress(done, todo);
         }
         if done != todo {
             return Err(AuditError::Fetch(format!(
@@ -849,7 +887,10 @@ mod tests {
         let mut src = Dir::new(dir.path());
         let partial = Tile { width: 10, ..full };
         assert_eq!(src.tile(&partial).expect("cut"), bytes[..320]);
-        let other = Tile { index: 1, ..partial };
+        let other = Tile {
+            index: 1,
+            ..partial
+        };
         assert!(src.tile(&other).is_err());
     }
 }
