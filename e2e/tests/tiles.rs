@@ -130,6 +130,9 @@ fn bundles_need_an_auditor_and_only_canonical_paths_of_held_tiles_are_served() {
         "/v1/log/tile/0/%30%30%30".to_owned(),
         "/v1/log/tile/0/000/".to_owned(),
         "/v1/log/tile/64/000".to_owned(),
+        "/v1/log/tile/0/x072/x057/x594/x037/x927/934".to_owned(),
+        "/v1/log/tile/0/x072/x057/x594/x037/x927/935".to_owned(),
+        "/v1/log/tile/7/x072/x057/x594/x037/x927/934.p/255".to_owned(),
         "/v1/log/tile/".to_owned(),
     ] {
         let ans = a.client.get(&path).expect("reach");

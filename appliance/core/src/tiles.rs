@@ -122,8 +122,8 @@ impl Tile {
             index = index.checked_mul(1000)?.checked_add(v)?;
         }
         index = index.checked_mul(1000)?.checked_add(three_digits(last)?)?;
-        // The tile's last hash must have an index a u64 can hold.
-        index.checked_mul(TILE_WIDTH)?.checked_add(TILE_WIDTH - 1)?;
+        // The index just past the tile's last hash must fit a u64 (readers add the width).
+        index.checked_mul(TILE_WIDTH)?.checked_add(TILE_WIDTH)?;
         Some(Tile { kind, index, width })
     }
 }
@@ -328,12 +328,19 @@ mod tests {
             "entries/x0/005",                      // short upper group
             "entries/005.p/x",                     // width not decimal
             "0/x018/x446/x744/x073/x709/x551/615", // an index past u64
-            "0/x072/x057/x594/x037/x927/x936",     // its last hash past u64
+            "0/x072/x057/x594/x037/x927/936",     // its first hash past u64
+            "0/x072/x057/x594/x037/x927/935",     // the end of its last hash past u64
             "0/+05",
         ] {
             assert_eq!(Tile::parse(bad), None, "{bad:?} parsed");
         }
         assert_eq!(Tile::parse("63/000"), Some(hashes(63, 0, 256)));
+        let last = (u64::MAX - 255) / 256 - 1;
+        assert_eq!(
+            Tile::parse("0/x072/x057/x594/x037/x927/934"),
+            Some(hashes(0, last, 256)),
+            "the last tile whose end fits"
+        );
     }
 
     #[test]
