@@ -328,8 +328,8 @@ mod tests {
             "entries/x0/005",                      // short upper group
             "entries/005.p/x",                     // width not decimal
             "0/x018/x446/x744/x073/x709/x551/615", // an index past u64
-            "0/x072/x057/x594/x037/x927/936",     // its first hash past u64
-            "0/x072/x057/x594/x037/x927/935",     // the end of its last hash past u64
+            "0/x072/x057/x594/x037/x927/936",      // its first hash past u64
+            "0/x072/x057/x594/x037/x927/935",      // the end of its last hash past u64
             "0/+05",
         ] {
             assert_eq!(Tile::parse(bad), None, "{bad:?} parsed");

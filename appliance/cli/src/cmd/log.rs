@@ -316,19 +316,8 @@ impl Bar {
             return;
         }
         self.last = Some(now);
-        let secs = (now - self.t0).as_secs_f64();
-        let per_sec = rate(done, secs);
-        let filled = (done * 24).checked_div(total).unwrap_or(24) as usize;
-        let eta = (total - done.min(total))
-            .checked_div(per_sec)
-            .map_or("?".to_owned(), |s| format!("{}:{:02}", s / 60, s % 60));
-        eprint!(
-            "\r{}: [{}{}] {done}/{total} {}/s ETA {eta}   ",
-            self.what,
-            "#".repeat(filled),
-            "-".repeat(24 - filled),
-            per_sec
-        );
+        let line = bar_line(self.what, done, total, (now - self.t0).as_secs_f64());
+        eprint!("\r{line}   ");
     }
     fn finish(&self) {
         if self.on && self.last.is_some() {
@@ -337,7 +326,47 @@ impl Bar {
     }
 }
 
+/// One progress line: what, a bar of 24, done/total, the rate so far and the time left at it.
+fn bar_line(what: &str, done: u64, total: u64, secs: f64) -> String {
+    let per_sec = rate(done, secs);
+    let filled = ((done.min(total) * 24).checked_div(total).unwrap_or(24)) as usize;
+    let eta = (total - done.min(total))
+        .checked_div(per_sec)
+        .map_or("?".to_owned(), |s| format!("{}:{:02}", s / 60, s % 60));
+    format!(
+        "{what}: [{}{}] {done}/{total} {per_sec}/s ETA {eta}",
+        "#".repeat(filled),
+        "-".repeat(24 - filled),
+    )
+}
+
 fn remote(ctx: &Ctx) -> Res<audit::Remote> {
     let (c, name, key) = reader(ctx)?;
     Ok(audit::Remote::new(c, Some((name, key))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bar_line;
+
+    #[test]
+    fn the_progress_line_shows_the_share_the_rate_and_the_time_left() {
+        assert_eq!(
+            bar_line("verifying entries", 50, 100, 2.0),
+            "verifying entries: [############------------] 50/100 25/s ETA 0:02"
+        );
+        assert_eq!(
+            bar_line("v", 1_000, 1_000_000, 1.0),
+            "v: [------------------------] 1000/1000000 1000/s ETA 16:39"
+        );
+        // Nothing done yet: no rate, no estimate; done: a full bar.
+        assert_eq!(
+            bar_line("v", 0, 10, 0.5),
+            "v: [------------------------] 0/10 0/s ETA ?"
+        );
+        assert_eq!(
+            bar_line("v", 10, 10, 1.0),
+            "v: [########################] 10/10 10/s ETA 0:00"
+        );
+    }
 }
