@@ -211,7 +211,7 @@ impl Daemon {
         let _ = tokio::task::spawn_blocking(move || {
             st.committer.shutdown();
             // Everything is committed and shown: the next start checks and folds nothing more.
-            start::keep_start_quick(&st);
+            tasks::keep_start_quick(&st);
         })
         .await;
     }

@@ -296,39 +296,6 @@ impl Rebuilt {
     }
 }
 
-/// What keeps the next start quick: the entries appended since the last check are checked
-/// (raising the `checked` mark; a mismatch turns the log read-only, as at start) and the
-/// screen's projection snapshot is saved.
-pub(crate) fn keep_start_quick(st: &AppState) {
-    match st.store.check_recent() {
-        Ok(n) => tracing::debug!(entries = n, "recent entries checked"),
-        Err(vigil_store::StoreError::Corrupt(why)) => {
-            tracing::error!(reason = %why, "log self-check failed: serving reads only, refusing writes");
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "the recent entries could not be checked; the next start will")
-        }
-    }
-    save_projection(st);
-}
-
-/// Saves the screen's projection snapshot when it is of the whole log (derived state: a
-/// failure is logged and changes nothing else).
-fn save_projection(st: &AppState) {
-    let snap = st.display.snapshot();
-    if snap.entries != st.store.head().size {
-        return;
-    }
-    match st.store.save_projection(&snap.encode()) {
-        Ok(()) => tracing::debug!(
-            entries = snap.entries,
-            live = snap.live.len(),
-            "projection snapshot saved"
-        ),
-        Err(e) => tracing::warn!(error = %e, "the projection snapshot could not be saved"),
-    }
-}
-
 /// The provisioning import (keys and policy not yet in the log) and `boot/v1`, device-signed and
 /// committed through the gate before anyone else may write. Returns the dev keys it made (the
 /// embedded default with no keys at all).
