@@ -50,6 +50,7 @@ pub struct Appliance {
     pub daemon: Option<vigild::Daemon>,
     /// The log's syncs, when the test controls them.
     pub syncs: Option<Arc<Syncs>>,
+    quick_start: bool,
     rt: tokio::runtime::Runtime,
     next_nonce: std::sync::atomic::AtomicU64,
 }
@@ -63,6 +64,9 @@ pub struct Options {
     pub extra_keys: Vec<(String, String, String)>,
     /// The log's syncs under the test's control (held, slowed, counted).
     pub syncs: Option<Arc<Syncs>>,
+    /// Open the log as `vigild` does by default (the quick check; the full one owed in the
+    /// background) instead of with the full check before serving.
+    pub quick_start: bool,
 }
 
 impl Appliance {
@@ -103,6 +107,7 @@ impl Appliance {
             clock,
             daemon: None,
             syncs: opts.syncs.clone(),
+            quick_start: opts.quick_start,
             rt,
             next_nonce: std::sync::atomic::AtomicU64::new(1),
         };
@@ -130,9 +135,12 @@ impl Appliance {
 
     fn boot(&mut self) {
         let clock: Arc<dyn vigild::clock::Clock> = self.clock.clone();
-        let open: vigild::OpenLog = match &self.syncs {
-            Some(syncs) => open_log(syncs.clone()),
-            None => Box::new(vigil_store::Store::open),
+        let open: vigild::OpenLog = match (&self.syncs, self.quick_start) {
+            (Some(syncs), _) => open_log(syncs.clone()),
+            (None, true) => Box::new(|path, signer| {
+                vigil_store::Store::open_checked(path, signer, vigil_store::Check::Quick)
+            }),
+            (None, false) => Box::new(vigil_store::Store::open),
         };
         let settings = self.settings();
         let d = self

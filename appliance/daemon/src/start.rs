@@ -252,7 +252,15 @@ impl Rebuilt {
         for e in store.entries_at(&store.indices_of_kinds(&kinds)?)? {
             shared.apply(&e);
         }
-        let snapshot = match store.load_projection()? {
+        // A start that checked the whole log before serving (a fresh log, `--full-check`)
+        // trusts nothing derived either: it folds every entry, and the snapshot saved next is
+        // of that fold.
+        let saved = if store.check_owed() {
+            store.load_projection()?
+        } else {
+            None
+        };
+        let snapshot = match saved {
             None => None,
             Some(bytes) => match Snapshot::decode(&bytes).filter(|s| s.entries <= size) {
                 Some(s) => Some(s),
