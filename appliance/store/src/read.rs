@@ -1,6 +1,5 @@
 //! Reads: entries, the retry lookup, proofs from stored hashes, and the walk over every entry.
 
-use redb::ReadableTable as _;
 use vigil_core::merkle::{self, Hash, StoredId};
 use vigil_core::tiles::{self, Tile, TileKind};
 use vigil_core::{Entry, Statement, TlogProof};
@@ -120,19 +119,6 @@ impl Store {
             return Err(StoreError::OutOfRange(format!(
                 "tree size {size} is beyond the log's {cur}"
             )));
-        }
-        Ok(())
-    }
-
-    /// Calls `f` on every entry in order (to rebuild projections at start-up).
-    pub fn for_each_entry(&self, mut f: impl FnMut(Entry)) -> Result<(), StoreError> {
-        let r = self.begin_read()?;
-        let t = r.open_table(ENTRIES)?;
-        for item in t.iter()? {
-            let (k, v) = item?;
-            let e = Entry::decode(v.value())
-                .map_err(|e| corrupt(&format!("entry {} does not decode: {e}", k.value())))?;
-            f(e);
         }
         Ok(())
     }

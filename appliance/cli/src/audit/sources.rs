@@ -28,20 +28,18 @@ impl Source for Dir {
         std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))
     }
     fn tile(&mut self, tile: &Tile) -> Result<Vec<u8>, String> {
-        let p = self.root.join(tile.path());
-        match std::fs::read(&p) {
-            Ok(b) => Ok(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !tile.is_full() => {
-                let full = Tile {
-                    width: TILE_WIDTH as u16,
-                    ..*tile
-                };
-                let b = std::fs::read(self.root.join(full.path()))
-                    .map_err(|_| format!("{}: {e}", p.display()))?;
-                Ok(cut(tile, &b))
+        let root = self.root.clone();
+        read_or_cut(tile, |t| {
+            let p = root.join(t.path());
+            match std::fs::read(&p) {
+                Ok(b) => Ok(Some(b)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(format!("{}: {e}", p.display())),
             }
-            Err(e) => Err(format!("{}: {e}", p.display())),
-        }
+        })
+        .map_err(|e| {
+            e.unwrap_or_else(|| format!("{}: not found", root.join(tile.path()).display()))
+        })
     }
 }
 
@@ -78,19 +76,29 @@ impl Source for Url {
         String::from_utf8(b).map_err(|_| "the mirror's checkpoint is not UTF-8".to_owned())
     }
     fn tile(&mut self, tile: &Tile) -> Result<Vec<u8>, String> {
-        let path = format!("/{}", tile.path());
-        if let Some(b) = self.get(&path)? {
-            return Ok(b);
-        }
-        let full = Tile {
-            width: TILE_WIDTH as u16,
-            ..*tile
-        };
-        match (tile.is_full(), self.get(&format!("/{}", full.path()))?) {
-            (false, Some(b)) => Ok(cut(tile, &b)),
-            _ => Err(format!("{}{path}: not found", self.c.base())),
-        }
+        read_or_cut(tile, |t| self.get(&format!("/{}", t.path()))).map_err(|e| {
+            e.unwrap_or_else(|| format!("{}/{}: not found", self.c.base(), tile.path()))
+        })
     }
+}
+
+/// Reads `tile` through `read` (`None`: not there). A partial tile that is not there is cut from
+/// the full tile that replaced it. `Err(None)`: neither is there.
+fn read_or_cut(
+    tile: &Tile,
+    mut read: impl FnMut(&Tile) -> Result<Option<Vec<u8>>, String>,
+) -> Result<Vec<u8>, Option<String>> {
+    if let Some(b) = read(tile)? {
+        return Ok(b);
+    }
+    if tile.is_full() {
+        return Err(None);
+    }
+    let full = Tile {
+        width: TILE_WIDTH as u16,
+        ..*tile
+    };
+    read(&full)?.map(|b| cut(tile, &b)).ok_or(None)
 }
 
 /// The first `tile.width` hashes or entries of a wider tile's bytes (a cut that does not fit is

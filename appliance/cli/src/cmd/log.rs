@@ -236,11 +236,7 @@ fn audit_cmd(ctx: &Ctx, from: Option<&str>, json: bool) -> Res<()> {
                     serde_json::json!({"ok": false, "error": e.to_string()})
                 );
             }
-            Err(match e {
-                audit::AuditError::Fetch(m) => Fail(Exit::Unreachable, m),
-                audit::AuditError::Local(m) => usage(m),
-                e @ audit::AuditError::Failed(_) => Fail(Exit::VerificationFailed, e.to_string()),
-            })
+            Err(audit_failure(e))
         }
     }
 }
@@ -273,9 +269,17 @@ fn mirror_cmd(ctx: &Ctx, dir: &std::path::Path, entries: bool) -> Res<()> {
             );
             Ok(())
         }
-        Err(audit::AuditError::Fetch(m)) => Err(Fail(Exit::Unreachable, m)),
-        Err(audit::AuditError::Local(m)) => Err(usage(m)),
-        Err(e @ audit::AuditError::Failed(_)) => Err(Fail(Exit::VerificationFailed, e.to_string())),
+        Err(e) => Err(audit_failure(e)),
+    }
+}
+
+/// The exit an audit's or a mirror's failure gives: not reached, usage or setup (local state),
+/// or verification failed.
+fn audit_failure(e: audit::AuditError) -> Fail {
+    match e {
+        audit::AuditError::Fetch(m) => Fail(Exit::Unreachable, m),
+        audit::AuditError::Local(m) => usage(m),
+        e @ audit::AuditError::Failed(_) => Fail(Exit::VerificationFailed, e.to_string()),
     }
 }
 
