@@ -362,17 +362,41 @@ pub fn x509_validity_secs(der: &[u8]) -> Option<i64> {
 }
 
 /// How vigild opens its log on a file whose syncs `syncs` controls (for
-/// `Daemon::start_with_log`).
+/// `Daemon::start_with_log`). The log has no journal: every batch is a durable redb commit, so
+/// holding a sync holds the writer inside its commit.
 pub fn open_log(syncs: Arc<Syncs>) -> vigild::OpenLog {
     Box::new(move |path, signer| {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| vigil_store::StoreError::Db(redb::Error::Io(e)))?;
-        set_mode(path, 0o600);
-        vigil_store::Store::open_with_backend(ControlledSync::new(file, syncs)?, signer)
+        vigil_store::Store::open_with_backend(
+            ControlledSync::new(owner_file(path)?, syncs.clone())?,
+            signer,
+        )
     })
+}
+
+/// [`open_log`] with the write-ahead journal vigild's own log has, beside it and under the same
+/// syncs (the load benchmark's model of an SD card slows both).
+pub fn open_journaled_log(syncs: Arc<Syncs>) -> vigild::OpenLog {
+    Box::new(move |path, signer| {
+        let journal = vigil_store::journal_path(path);
+        vigil_store::Store::open_with_journal(
+            ControlledSync::new(owner_file(path)?, syncs.clone())?,
+            ControlledSync::new(owner_file(&journal)?, syncs.clone())?,
+            vigil_store::JOURNAL_BYTES,
+            signer,
+            vigil_store::Check::Full,
+        )
+    })
+}
+
+/// A file opened for reading and writing (created owner-only if missing).
+fn owner_file(path: &Path) -> Result<std::fs::File, vigil_store::StoreError> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| vigil_store::StoreError::Db(redb::Error::Io(e)))?;
+    set_mode(path, 0o600);
+    Ok(file)
 }

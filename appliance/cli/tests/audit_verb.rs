@@ -88,11 +88,14 @@ fn audit_refuses_a_rolled_back_log_and_a_fork() {
     let h = trusted(&a);
     let aud = key_file(&h, &a, AUDITOR).display().to_string();
     let src = key_file(&h, &a, SOURCE).display().to_string();
-    // Keep a copy of the log as it is now, then grow it and audit (the client remembers).
+    // Keep a copy of the log as it is now (the redb file and its journal), then grow it and
+    // audit (the client remembers).
     a.stop();
-    let db = a.dir.path().join("state/log.redb");
-    let old = a.dir.path().join("old.redb");
-    std::fs::copy(&db, &old).expect("copy");
+    let files = ["log.redb", "log.redb-wal"].map(|f| a.dir.path().join("state").join(f));
+    let old = ["old.redb", "old.redb-wal"].map(|f| a.dir.path().join(f));
+    for (f, o) in files.iter().zip(&old) {
+        std::fs::copy(f, o).expect("copy");
+    }
     a.restart();
     for i in 0..3 {
         send(&h, &a, &src, "info", &format!("n{i}"));
@@ -100,7 +103,9 @@ fn audit_refuses_a_rolled_back_log_and_a_fork() {
     ok(&audit(&h, &a, &aud));
     // Roll back: the appliance serves the older, shorter log (still validly signed).
     a.stop();
-    std::fs::copy(&old, &db).expect("restore");
+    for (f, o) in files.iter().zip(&old) {
+        std::fs::copy(o, f).expect("restore");
+    }
     a.restart();
     let o = audit(&h, &a, &aud);
     assert_eq!(o.status.code(), Some(1));

@@ -1,10 +1,13 @@
 //! Appending: one write transaction per batch, admission at the serialization point, receipts
-//! made inside the transaction, the head published only once the commit is durable.
+//! made inside the transaction, the head published only once the batch is durable (its journal
+//! record synced, or its redb commit durable for a log without a journal: journal.rs).
 
-use redb::ReadableTable as _;
+use redb::{Durability, ReadableTable as _};
 use vigil_core::Entry;
 use vigil_core::TlogProof;
 use vigil_core::merkle::{self, StoredId};
+
+use crate::journal::Record;
 
 use crate::tables::*;
 use crate::{
@@ -42,11 +45,7 @@ impl Store {
             }
             Err(e) => {
                 gate.abandoned();
-                // The on-disk state is whatever the last commit left; a reopen re-checks it
-                // (Store::recover).
-                *lock(&self.writable) = Err(format!("a write failed: {e}"));
-                self.recoverable
-                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                self.write_failed(&e);
                 Err(e)
             }
         }
@@ -58,8 +57,10 @@ impl Store {
         batch: Vec<Submission>,
         gate: &mut dyn Gate,
     ) -> Result<(Head, Vec<Result<Appended, Refused>>), StoreError> {
-        let txn = self.begin_write()?;
+        let mut journal = lock(&self.journal);
+        let mut txn = self.begin_write()?;
         let mut out = Vec::with_capacity(batch.len());
+        let mut added = Vec::with_capacity(batch.len());
         let mut size = head.size;
         {
             let mut t = Tables::open(&txn)?;
@@ -95,16 +96,9 @@ impl Store {
                 let index = size;
                 let entry = Entry::new(index, sub.received_ms, sub.clock, v);
                 let leaf = entry.leaf_hash();
-                t.entries.insert(index, entry.bytes())?;
-                let hashes = &mut t.hashes;
-                let new =
-                    merkle::hashes_to_store(index, leaf, |id: StoredId| stored_hash(hashes, id))?;
-                for (id, h) in new {
-                    t.hashes.insert((id.level, id.index), &h)?;
-                }
-                t.nonces.insert((v.signer(), st.nonce()), index)?;
-                t.index_entry(&entry)?;
+                t.put(&entry)?;
                 gate.appended(&entry);
+                added.push(entry);
                 size += 1;
                 out.push(Ok(Appended {
                     index,
@@ -136,7 +130,24 @@ impl Store {
                 .insert(META_HEAD, encode_head(size, &root).as_slice())?;
             t.checkpoints.insert(size, note.as_str())?;
             drop(t);
-            txn.commit()?;
+            match journal.as_mut() {
+                Some(j) => {
+                    let record = Record::encode(head.size, &note, added.iter().map(Entry::bytes));
+                    if j.fits(record.len()) {
+                        // Durable once the record is synced; redb takes the batch in memory and
+                        // writes it with a later durable commit (journal.rs).
+                        txn.set_durability(Durability::None)?;
+                        j.append(&record).map_err(|e| StoreError::Db(e.into()))?;
+                        txn.commit()?;
+                    } else {
+                        // The journal is full: this commit makes everything durable in redb, and
+                        // the journal starts a new round.
+                        txn.commit()?;
+                        j.restart();
+                    }
+                }
+                None => txn.commit()?,
+            }
             // Published only after the commit is durable.
             Ok((
                 Head {
@@ -147,5 +158,111 @@ impl Store {
                 out,
             ))
         }
+    }
+}
+
+impl Store {
+    /// Makes everything the journal holds durable in redb and starts the journal's next round.
+    /// The committer calls it when it is idle and when it stops; a log without a journal has
+    /// nothing to do. Returns whether there was anything to make durable.
+    pub fn persist(&self) -> Result<bool, StoreError> {
+        let _writer = lock(&self.writer);
+        let mut journal = lock(&self.journal);
+        let Some(j) = journal.as_mut().filter(|j| j.dirty()) else {
+            return Ok(false);
+        };
+        if self.writable().is_err() {
+            // A failed write left the database in doubt: the journal stays as it is for the
+            // reopen (Store::recover) to replay.
+            return Ok(false);
+        }
+        match self
+            .begin_write()
+            .and_then(|txn| txn.commit().map_err(StoreError::from))
+        {
+            Ok(()) => {
+                j.restart();
+                Ok(true)
+            }
+            Err(e) => {
+                self.write_failed(&e);
+                Err(e)
+            }
+        }
+    }
+
+    /// After a failed write (a full disk, an I/O error): no more writes until a reopen has
+    /// re-checked what is on disk and replayed the journal ([`Store::recover`]).
+    fn write_failed(&self, e: &StoreError) {
+        *lock(&self.writable) = Err(format!("a write failed: {e}"));
+        self.recoverable
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Replays the journal's records past redb's last durable commit (after a crash or a
+    /// failed write), each checked against the checkpoint it carries, and commits them durably.
+    /// Returns how many entries it replayed.
+    pub(crate) fn replay_journal(&self) -> Result<u64, StoreError> {
+        let _writer = lock(&self.writer);
+        self.replay_journal_held()
+    }
+
+    /// [`Store::replay_journal`] for a caller that holds the writer lock.
+    pub(crate) fn replay_journal_held(&self) -> Result<u64, StoreError> {
+        let mut journal = lock(&self.journal);
+        let Some(j) = journal.as_mut() else {
+            return Ok(0);
+        };
+        let records = j.read().map_err(|e| StoreError::Db(e.into()))?;
+        let head = crate::check::head_in(&self.begin_read()?)?;
+        let mut size = head.size;
+        let txn = self.begin_write()?;
+        {
+            let mut t = Tables::open(&txn)?;
+            for r in records.iter().filter(|r| r.end() > head.size) {
+                if r.first > size {
+                    return Err(corrupt(&format!(
+                        "the journal continues the log from entry {} but the log holds {size} \
+                         entries",
+                        r.first
+                    )));
+                }
+                for (index, bytes) in (r.first..).zip(&r.entries) {
+                    if index < size {
+                        continue;
+                    }
+                    let entry = Entry::decode(bytes).map_err(|e| {
+                        corrupt(&format!("journal: entry {index} does not decode: {e}"))
+                    })?;
+                    if entry.index() != index {
+                        return Err(corrupt(&format!(
+                            "journal: entry {index} says it is entry {}",
+                            entry.index()
+                        )));
+                    }
+                    t.put(&entry)?;
+                    size += 1;
+                }
+                let root = merkle::tree_hash(size, |id: StoredId| stored_hash(&t.hashes, id))?;
+                // Signatures are deterministic: the checkpoint signed for the replayed tree is
+                // the one the batch's receipts carry exactly when the tree is the same.
+                if sign(&self.signer, size, root)? != r.checkpoint {
+                    return Err(corrupt(&format!(
+                        "journal: the entries up to {size} do not give the checkpoint their \
+                         batch was acknowledged with"
+                    )));
+                }
+                t.meta
+                    .insert(META_HEAD, encode_head(size, &root).as_slice())?;
+                t.checkpoints.insert(size, r.checkpoint.as_str())?;
+            }
+        }
+        if size == head.size {
+            txn.abort()?;
+        } else {
+            txn.commit()?;
+        }
+        j.restart();
+        Ok(size - head.size)
     }
 }

@@ -3,7 +3,7 @@
 //! durable.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -14,6 +14,10 @@ use crate::{Appended, Gate, Refused, Store, StoreError, Submission};
 
 /// Most submissions committed in one transaction.
 pub const MAX_BATCH: usize = 512;
+
+/// How long the writer waits for work before it makes what the journal holds durable in redb
+/// ([`Store::persist`]): off the path of any request, and rarely while alerts keep coming.
+pub const PERSIST_WHEN_IDLE: Duration = Duration::from_secs(1);
 
 /// What a submitter learns once its batch is done.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -144,8 +148,21 @@ fn writer(
     mut gate: Box<dyn Gate + Send>,
     hook: Option<CommitHook>,
 ) {
-    // Blocks for the first job, then takes whatever else is already waiting.
-    while let Ok(first) = rx.recv() {
+    // Waits for the first job (persisting the journal if none comes for a while), then takes
+    // whatever else is already waiting.
+    loop {
+        let first = match rx.recv_timeout(PERSIST_WHEN_IDLE) {
+            Ok(j) => j,
+            Err(RecvTimeoutError::Timeout) => {
+                // A failure here is the next batch's to report (the store turns read-only).
+                let _ = store.persist();
+                match rx.recv() {
+                    Ok(j) => j,
+                    Err(_) => break,
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -178,4 +195,5 @@ fn writer(
         }
         depth.fetch_sub(n, Ordering::SeqCst);
     }
+    let _ = store.persist();
 }

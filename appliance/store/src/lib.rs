@@ -12,6 +12,7 @@ mod append;
 mod check;
 mod committer;
 mod derived;
+mod journal;
 mod query;
 mod read;
 mod tables;
@@ -25,7 +26,10 @@ use vigil_core::merkle::{self, Hash, StoredId};
 use vigil_core::{Checkpoint, ClockState, Denied, Entry, NoteSigner, TlogProof, Verified};
 
 pub mod backends;
-pub use committer::{AppendError, CommitHook, Committer, MAX_BATCH, QueueFull, Ticket};
+pub use committer::{
+    AppendError, CommitHook, Committer, MAX_BATCH, PERSIST_WHEN_IDLE, QueueFull, Ticket,
+};
+pub use journal::JOURNAL_BYTES;
 pub use query::{Filter, MAX_LIMIT, Page};
 use tables::*;
 
@@ -58,7 +62,8 @@ from_redb!(
     redb::TransactionError,
     redb::TableError,
     redb::StorageError,
-    redb::CommitError
+    redb::CommitError,
+    redb::SetDurabilityError
 );
 
 /// Why one submission of a batch was not appended (the rest of the batch is unaffected).
@@ -180,6 +185,9 @@ pub struct Store {
     writable: Mutex<Result<(), String>>,
     /// A quick start owes the full self-check ([`Store::finish_check`]).
     check_owed: AtomicBool,
+    /// The write-ahead journal (journal.rs); taken under `writer`. A log without one commits
+    /// every batch to redb durably.
+    journal: Mutex<Option<journal::Journal>>,
 }
 
 /// How much [`Store::open_checked`] checks before it returns (docs/spec.md §4).
@@ -217,11 +225,17 @@ impl Store {
         signer: NoteSigner,
         check: Check,
     ) -> Result<Store, StoreError> {
+        let journal_path = journal_path(path);
+        let io = |e: std::io::Error| StoreError::Db(e.into());
         if !path.exists() {
+            // A journal without its log continues nothing.
+            match std::fs::remove_file(&journal_path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+                _ => {}
+            }
             let mut tmp = path.as_os_str().to_owned();
             tmp.push(".creating");
             let tmp = std::path::PathBuf::from(tmp);
-            let io = |e: std::io::Error| StoreError::Db(e.into());
             match std::fs::remove_file(&tmp) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
                 _ => {}
@@ -243,12 +257,36 @@ impl Store {
             _ => std::path::PathBuf::from("."),
         };
         let first = Database::create(&path)?;
+        let journal = open_journal_file(&journal_path).map_err(io)?;
         // Reopening never creates: a log that vanished is not replaced by an empty one.
         let reopen = Reopen {
             ready: Box::new(move || space_in(&dir)),
             open: Box::new(move || Ok(Database::open(&path)?)),
         };
-        Store::init(first, Some(reopen), signer, check)
+        Store::init(first, Some(reopen), journal, signer, check)
+    }
+
+    /// Opens (or creates) the log on a redb backend with its write-ahead journal on another
+    /// (the load benchmark's model of an SD card puts both under one sync delay). As with
+    /// [`Store::open_with_backend`], such a log cannot [`Store::recover`].
+    /// `capacity` is the journal's size ([`JOURNAL_BYTES`] for the real one; tests make it
+    /// small so that its rounds end often).
+    pub fn open_with_journal(
+        backend: impl StorageBackend,
+        journal: impl StorageBackend,
+        capacity: u64,
+        signer: NoteSigner,
+        check: Check,
+    ) -> Result<Store, StoreError> {
+        let journal = journal::Journal::open(Box::new(journal), capacity)
+            .map_err(|e| StoreError::Db(e.into()))?;
+        Store::init(
+            Database::builder().create_with_backend(backend)?,
+            None,
+            Some(journal),
+            signer,
+            check,
+        )
     }
 
     /// Opens (or creates) the log on any redb storage backend (tests inject failing ones). A
@@ -259,6 +297,7 @@ impl Store {
     ) -> Result<Store, StoreError> {
         Store::init(
             Database::builder().create_with_backend(backend)?,
+            None,
             None,
             signer,
             Check::Full,
@@ -276,12 +315,13 @@ impl Store {
             ready: Box::new(ready),
             open: Box::new(move || Ok(Database::builder().create_with_backend(make()?)?)),
         };
-        Store::init((reopen.open)()?, Some(reopen), signer, Check::Full)
+        Store::init((reopen.open)()?, Some(reopen), None, signer, Check::Full)
     }
 
     fn init(
         db: Database,
         reopen: Option<Reopen>,
+        journal: Option<journal::Journal>,
         signer: NoteSigner,
         check: Check,
     ) -> Result<Store, StoreError> {
@@ -299,11 +339,14 @@ impl Store {
             }),
             writable: Mutex::new(Ok(())),
             check_owed: AtomicBool::new(false),
+            journal: Mutex::new(journal),
         };
-        let quick = match check {
+        // What the journal holds past redb's last durable commit first; the check then covers
+        // it like any other entry.
+        let quick = store.replay_journal().and_then(|_| match check {
             Check::Quick => store.quick_check(),
             Check::Full => Ok(None),
-        };
+        });
         let checked = match quick {
             Ok(Some(head)) => {
                 store.check_owed.store(true, Ordering::SeqCst);
@@ -394,7 +437,7 @@ impl Store {
         // answer 503 until a later attempt opens it.
         let db = (reopen.open)()?;
         *self.db.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(db));
-        match self.self_check() {
+        match self.replay_journal_held().and_then(|_| self.self_check()) {
             Ok(head) => {
                 *lock(&self.head) = head;
                 *lock(&self.writable) = Ok(());
@@ -419,6 +462,33 @@ impl Store {
     fn stored_head(&self) -> Result<Head, StoreError> {
         check::head_in(&self.begin_read()?)
     }
+}
+
+/// The journal of the log at `path`: `<path>-wal`.
+pub fn journal_path(path: &Path) -> std::path::PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push("-wal");
+    p.into()
+}
+
+/// Opens (or creates, owner-only, preallocated and with its directory entry synced) the journal
+/// file.
+fn open_journal_file(path: &Path) -> std::io::Result<Option<journal::Journal>> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let new = !path.exists();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
+    let backend = redb::backends::FileBackend::new(file).map_err(std::io::Error::other)?;
+    let j = journal::Journal::open(Box::new(backend), JOURNAL_BYTES)?;
+    if new && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(Some(j))
 }
 
 /// First open: create every table, record the origin, sign the empty tree. Afterwards only

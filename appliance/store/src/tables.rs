@@ -2,6 +2,9 @@
 
 use redb::{Table, TableDefinition, WriteTransaction};
 use vigil_core::Entry;
+use vigil_core::merkle::{self, StoredId};
+
+use crate::{StoreError, stored_hash};
 
 /// index → entry bytes.
 pub(crate) const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
@@ -68,8 +71,27 @@ impl<'t> Tables<'t> {
         })
     }
 
+    /// Stores a new entry at the end of the log: its bytes, the tree hashes it completes, its
+    /// signer's nonce, and every secondary index (the same for an append and a replay of the
+    /// journal).
+    pub(crate) fn put(&mut self, entry: &Entry) -> Result<(), StoreError> {
+        let index = entry.index();
+        self.entries.insert(index, entry.bytes())?;
+        let hashes = &mut self.hashes;
+        let new = merkle::hashes_to_store(index, entry.leaf_hash(), |id: StoredId| {
+            stored_hash(hashes, id)
+        })?;
+        for (id, h) in new {
+            self.hashes.insert((id.level, id.index), &h)?;
+        }
+        self.nonces
+            .insert((entry.signer(), entry.statement().nonce()), index)?;
+        self.index_entry(entry)?;
+        Ok(())
+    }
+
     /// Adds the entry to every secondary index.
-    pub(crate) fn index_entry(&mut self, e: &Entry) -> Result<(), redb::StorageError> {
+    fn index_entry(&mut self, e: &Entry) -> Result<(), redb::StorageError> {
         let i = e.index();
         self.by_signer.insert((e.signer(), i), ())?;
         self.by_kind.insert((e.kind().name(), i), ())?;

@@ -787,7 +787,7 @@ impl InProcess {
             hat: vigil_display::hat::HatConfig::default(),
         };
         let syncs = Syncs::slow(delay);
-        let open = vigil_e2e::open_log(syncs.clone());
+        let open = vigil_e2e::open_journaled_log(syncs.clone());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
