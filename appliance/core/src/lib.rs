@@ -5,6 +5,7 @@
 //! runtime; time is always a parameter.
 
 pub mod admission;
+pub mod checkin;
 pub mod checkpoint;
 pub mod entry;
 pub mod keyfile;
