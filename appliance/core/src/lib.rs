@@ -27,7 +27,7 @@ pub use policy::{Policy, PolicyError};
 pub use projection::{AlertView, Projection};
 pub use registry::{Denied, Registry};
 pub use sig::{SigError, SigKind, Signature, SshSignature, Verified};
-pub use statement::{Content, Kind, ParseError, Role, Severity, Statement};
+pub use statement::{CheckAction, Content, Kind, Missed, ParseError, Role, Severity, Statement};
 
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 

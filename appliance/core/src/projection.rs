@@ -19,9 +19,10 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::checkin::Status;
 use crate::entry::Entry;
 use crate::merkle::Hash;
-use crate::statement::{AlertState, Content, Severity, glob_match};
+use crate::statement::{AlertState, CheckAction, Content, Severity, glob_match};
 
 /// One active alert as the display shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +47,9 @@ pub struct AlertView {
     pub expires_ms: Option<u64>,
     /// Acknowledged.
     pub acked: bool,
+    /// A check's failure or miss (`checkin/v1` with `status: fail`, or `missed/v1`): `signer` is
+    /// the check's source and `topic` the check's name.
+    pub check: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +66,8 @@ struct Silence {
 enum Slot {
     Keyed(String, String, String),
     Single(u64),
+    /// A check of a source: its failure or miss, replaced by the next and cleared by an `ok`.
+    Check(String, String),
 }
 
 impl Slot {
@@ -73,6 +79,9 @@ impl Slot {
     }
 
     fn of(v: &AlertView) -> Slot {
+        if v.check {
+            return Slot::Check(v.signer.clone(), v.topic.clone());
+        }
         Slot::new(&v.signer, &v.topic, v.key.as_ref(), v.index)
     }
 }
@@ -233,41 +242,52 @@ impl Projection {
             self.horizon_ms = e.received_ms();
             self.prune();
         }
-        match e.statement().content() {
+        let st = e.statement();
+        match st.content() {
             Content::Alert(a) => {
                 self.alerts_seen = true;
                 let slot = Slot::new(e.signer(), &a.topic, a.key.as_ref(), e.index());
-                if let Some(old) = self.slots.remove(&slot) {
-                    self.remove(old);
-                }
-                match a.state {
-                    AlertState::Resolved => {}
-                    AlertState::Firing => {
-                        let view = AlertView {
-                            index: e.index(),
-                            signer: e.signer().to_owned(),
-                            topic: a.topic.clone(),
-                            key: a.key.clone(),
-                            severity: a.severity,
-                            title: a.title.clone(),
-                            body: e.statement().body().to_owned(),
-                            received_ms: e.received_ms(),
-                            expires_ms: a
-                                .ttl
-                                .map(|t| e.received_ms().saturating_add(t.saturating_mul(1000))),
-                            acked: false,
-                        };
-                        let key = order_key(view.severity, view.index);
-                        self.by_index.insert(view.index, view.severity);
-                        if let Some(t) = view.expires_ms {
-                            self.expiries.insert((t, view.index));
-                        }
-                        self.live.add(&view);
-                        self.slots.insert(slot, key);
-                        self.alerts.insert(key, view);
+                let firing = (a.state == AlertState::Firing).then(|| AlertView {
+                    index: e.index(),
+                    signer: e.signer().to_owned(),
+                    topic: a.topic.clone(),
+                    key: a.key.clone(),
+                    severity: a.severity,
+                    title: a.title.clone(),
+                    body: st.body().to_owned(),
+                    received_ms: e.received_ms(),
+                    expires_ms: a
+                        .ttl
+                        .map(|t| e.received_ms().saturating_add(t.saturating_mul(1000))),
+                    acked: false,
+                    check: false,
+                });
+                self.put(slot, firing);
+            }
+            Content::Checkin(c) => {
+                // A source's first check-in ends the first-boot screen, as its first alert does.
+                self.alerts_seen = true;
+                let slot = Slot::Check(e.signer().to_owned(), c.check.clone());
+                match c.status {
+                    Status::Start => {}
+                    Status::Ok => self.put(slot, None),
+                    Status::Fail => {
+                        let view = self.check_view(e, e.signer(), &c.check, c.severity, &c.title);
+                        self.put(slot, Some(view));
                     }
                 }
             }
+            Content::Missed(m) => {
+                let slot = Slot::Check(m.signer.clone(), m.check.clone());
+                let view = self.check_view(e, &m.signer, &m.check, m.severity, &m.title);
+                self.put(slot, Some(view));
+            }
+            Content::Check {
+                signer,
+                check,
+                action: CheckAction::Delete,
+                ..
+            } => self.put(Slot::Check(signer.clone(), check.clone()), None),
             Content::Ack { entry, .. } => {
                 // An ack names an earlier entry: a live alert, or nothing that can still show.
                 if let Some(&sev) = self.by_index.get(entry)
@@ -295,6 +315,49 @@ impl Projection {
             }
             _ => {}
         }
+    }
+
+    /// What a check's failure or miss shows.
+    fn check_view(
+        &self,
+        e: &Entry,
+        signer: &str,
+        check: &str,
+        severity: Severity,
+        title: &str,
+    ) -> AlertView {
+        AlertView {
+            index: e.index(),
+            signer: signer.to_owned(),
+            topic: check.to_owned(),
+            key: None,
+            severity,
+            title: title.to_owned(),
+            body: e.statement().body().to_owned(),
+            received_ms: e.received_ms(),
+            expires_ms: None,
+            acked: false,
+            check: true,
+        }
+    }
+
+    /// Puts `view` in `slot` (replacing what held it), or clears the slot.
+    fn put(&mut self, slot: Slot, view: Option<AlertView>) {
+        if let Some(old) = self.slots.remove(&slot) {
+            self.remove(old);
+        }
+        let Some(view) = view else {
+            return;
+        };
+        self.alerts_seen = true;
+        let key = order_key(view.severity, view.index);
+        self.by_index.insert(view.index, view.severity);
+        if let Some(t) = view.expires_ms {
+            self.expiries.insert((t, view.index));
+        }
+        self.live.add(&view);
+        self.slots.insert(slot, key);
+        self.alerts.insert(key, view);
     }
 
     /// Drops alerts and silences that ended before the horizon: no later query can see them.

@@ -134,11 +134,11 @@ impl Registry {
             (role, kind),
             (
                 None,
-                Kind::Boot | Kind::Policy | Kind::Ack | Kind::KeyEnroll
-            ) | (Some(Role::Source), Kind::Alert)
+                Kind::Boot | Kind::Policy | Kind::Ack | Kind::KeyEnroll | Kind::Missed
+            ) | (Some(Role::Source), Kind::Alert | Kind::Checkin)
                 | (
                     Some(Role::Admin),
-                    Kind::Ack | Kind::Silence | Kind::KeyEnroll | Kind::KeyRevoke
+                    Kind::Ack | Kind::Silence | Kind::KeyEnroll | Kind::KeyRevoke | Kind::Check
                 )
         );
         if !allowed {

@@ -202,6 +202,106 @@ fn counts_by_severity() {
     );
 }
 
+#[test]
+fn a_check_shows_when_it_fails_or_is_missed_until_an_ok_or_a_deletion() {
+    let mut l = Log::new();
+    let checkin = |l: &mut Log, t, status: &str| {
+        l.push(
+            "nas",
+            t,
+            Kind::Checkin,
+            &[
+                ("check", "backup"),
+                ("every", "1d"),
+                ("status", status),
+                ("title", "Nightly backup"),
+            ],
+        )
+    };
+    checkin(&mut l, MIN, "start");
+    assert!(
+        l.projection().active(MIN).is_empty(),
+        "a start shows nothing"
+    );
+    let failed = checkin(&mut l, 2 * MIN, "fail");
+    let shown = l.projection().active(2 * MIN);
+    assert_eq!(shown.len(), 1);
+    assert_eq!(
+        (
+            shown[0].index,
+            shown[0].check,
+            shown[0].signer.as_str(),
+            shown[0].topic.as_str(),
+            shown[0].severity
+        ),
+        (failed, true, "nas", "backup", Severity::Critical)
+    );
+    assert_eq!(shown[0].title, "Nightly backup");
+    // A same-named alert of the same source is another slot.
+    l.alert(
+        "nas",
+        3 * MIN,
+        "info",
+        "an alert",
+        &[("topic", "backup"), ("key", "backup")],
+    );
+    assert_eq!(l.projection().active(3 * MIN).len(), 2);
+    // The device records a miss: it replaces the failure, signed by the device but shown as the
+    // source's check; an ack of it acknowledges it.
+    let missed = l.push(
+        "device",
+        4 * MIN,
+        Kind::Missed,
+        &[
+            ("signer", "nas"),
+            ("check", "backup"),
+            ("deadline", "100"),
+            ("last", &failed.to_string()),
+            ("reason", "late"),
+            ("severity", "warning"),
+            ("title", "Nightly backup"),
+        ],
+    );
+    l.push("ops", 5 * MIN, Kind::Ack, &[("ref", &missed.to_string())]);
+    let p = l.projection();
+    let check = p.find_active(missed, 5 * MIN).expect("the miss shows");
+    assert_eq!(
+        (check.signer.as_str(), check.acked, check.severity),
+        ("nas", true, Severity::Warning)
+    );
+    assert!(p.find_active(failed, 5 * MIN).is_none(), "replaced");
+    // A silence of the check's name (its topic) hides it, and the alert of that topic.
+    let mut silenced = Log::new();
+    silenced.entries = l.entries.clone();
+    silenced.push(
+        "ops",
+        6 * MIN,
+        Kind::Silence,
+        &[
+            ("match-topic", "backup"),
+            ("until", "100000"),
+            ("comment", "c"),
+        ],
+    );
+    assert_eq!(
+        titles(&silenced.projection(), 6 * MIN),
+        Vec::<String>::new()
+    );
+    // An ok clears it.
+    let mut ok = Log::new();
+    ok.entries = l.entries.clone();
+    checkin(&mut ok, 7 * MIN, "ok");
+    assert_eq!(titles(&ok.projection(), 7 * MIN), vec!["an alert"]);
+    // So does a deletion.
+    l.push(
+        "ops",
+        8 * MIN,
+        Kind::Check,
+        &[("signer", "nas"), ("check", "backup"), ("action", "delete")],
+    );
+    assert_eq!(titles(&l.projection(), 8 * MIN), vec!["an alert"]);
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Alert {
@@ -218,6 +318,22 @@ enum Op {
         topic: u8,
         until: u8,
     },
+    /// A check-in of check `check` by source `signer`: start, ok or fail.
+    Checkin {
+        signer: u8,
+        check: u8,
+        status: u8,
+    },
+    /// The device records a miss of that check.
+    Missed {
+        signer: u8,
+        check: u8,
+    },
+    /// An admin deletes that check.
+    Delete {
+        signer: u8,
+        check: u8,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -226,6 +342,9 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(signer, topic, key, sev, resolved, ttl)| Op::Alert { signer, topic, key, sev, resolved, ttl }),
         1 => any::<u8>().prop_map(Op::Ack),
         1 => (proptest::option::of(0..3u8), 0..3u8, 0..200u8).prop_map(|(signer, topic, until)| Op::Silence { signer, topic, until }),
+        3 => (0..3u8, 0..2u8, 0..3u8).prop_map(|(signer, check, status)| Op::Checkin { signer, check, status }),
+        1 => (0..3u8, 0..2u8).prop_map(|(signer, check)| Op::Missed { signer, check }),
+        1 => (0..3u8, 0..2u8).prop_map(|(signer, check)| Op::Delete { signer, check }),
     ]
 }
 
@@ -285,6 +404,44 @@ fn push_op(l: &mut Log, i: usize, o: &Op) -> u64 {
             }
             l.push("ops", t, Kind::Silence, &fields)
         }
+        Op::Checkin {
+            signer,
+            check,
+            status,
+        } => l.push(
+            &format!("s{signer}"),
+            t,
+            Kind::Checkin,
+            &[
+                ("check", &format!("t{check}")),
+                ("every", "1h"),
+                ("status", ["start", "ok", "fail"][*status as usize]),
+            ],
+        ),
+        Op::Missed { signer, check } => l.push(
+            "device",
+            t,
+            Kind::Missed,
+            &[
+                ("signer", &format!("s{signer}")),
+                ("check", &format!("t{check}")),
+                ("deadline", "1"),
+                ("last", "0"),
+                ("reason", "late"),
+                ("severity", "critical"),
+                ("title", &format!("missed {i}")),
+            ],
+        ),
+        Op::Delete { signer, check } => l.push(
+            "ops",
+            t,
+            Kind::Check,
+            &[
+                ("signer", &format!("s{signer}")),
+                ("check", &format!("t{check}")),
+                ("action", "delete"),
+            ],
+        ),
     }
 }
 

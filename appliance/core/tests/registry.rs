@@ -242,3 +242,68 @@ fn audience_and_window_are_part_of_the_decision() {
         Err(Denied::Unknown)
     );
 }
+
+#[test]
+fn check_ins_are_sources_misses_the_devices_and_check_changes_the_admins() {
+    let mut w = World::new();
+    let admin = SigningKey::from_bytes(&[2; 32]);
+    let src = SigningKey::from_bytes(&[3; 32]);
+    let dev = w.device.clone();
+    w.commit(&verified(
+        &enroll_text(1, "ops", "admin", &admin),
+        DEVICE,
+        &dev,
+    ));
+    w.commit(&verified(
+        &enroll_text(2, "nas", "source", &src),
+        "ops",
+        &admin,
+    ));
+    let checkin = text(Kind::Checkin, 3, &[("check", "backup"), ("every", "1d")]);
+    let missed = text(
+        Kind::Missed,
+        4,
+        &[
+            ("signer", "nas"),
+            ("check", "backup"),
+            ("deadline", "1"),
+            ("last", "2"),
+            ("reason", "late"),
+            ("severity", "critical"),
+            ("title", "backup"),
+        ],
+    );
+    let pause = text(
+        Kind::Check,
+        5,
+        &[("signer", "nas"), ("check", "backup"), ("action", "pause")],
+    );
+    let role = |role, kind| Err(Denied::Role { role, kind });
+    assert_eq!(w_admit(&w.reg, &verified(&checkin, "nas", &src)), Ok(()));
+    assert_eq!(
+        w_admit(&w.reg, &verified(&checkin, "ops", &admin)),
+        role("admin", Kind::Checkin)
+    );
+    assert_eq!(
+        w_admit(&w.reg, &verified(&checkin, DEVICE, &dev)),
+        role("device", Kind::Checkin)
+    );
+    assert_eq!(w_admit(&w.reg, &verified(&missed, DEVICE, &dev)), Ok(()));
+    assert_eq!(
+        w_admit(&w.reg, &verified(&missed, "nas", &src)),
+        role("source", Kind::Missed)
+    );
+    assert_eq!(
+        w_admit(&w.reg, &verified(&missed, "ops", &admin)),
+        role("admin", Kind::Missed)
+    );
+    assert_eq!(w_admit(&w.reg, &verified(&pause, "ops", &admin)), Ok(()));
+    assert_eq!(
+        w_admit(&w.reg, &verified(&pause, "nas", &src)),
+        role("source", Kind::Check)
+    );
+    assert_eq!(
+        w_admit(&w.reg, &verified(&pause, DEVICE, &dev)),
+        role("device", Kind::Check)
+    );
+}

@@ -320,3 +320,122 @@ fn the_display_rules_apply_to_what_the_display_shows_only() {
     .build();
     assert!(ack.is_ok(), "{ack:?}");
 }
+
+#[test]
+fn check_ins_misses_and_check_changes_parse() {
+    let s = parse(&format!(
+        "checkin/v1\n{COMMON}check: backup\nschedule: 30 2 * * *\ntz: Europe/Berlin\nstatus: fail\nexit: 3\n\nrsync: connection refused\n"
+    ))
+    .expect("a check-in");
+    let Content::Checkin(c) = s.content() else {
+        panic!("{:?}", s.content())
+    };
+    assert_eq!(
+        (c.check.as_str(), c.exit, c.title.as_str()),
+        ("backup", Some(3), "backup")
+    );
+    assert_eq!(s.body(), "rsync: connection refused\n");
+    let s = parse(&format!(
+        "missed/v1\n{COMMON}signer: nas\ncheck: backup\ndeadline: 1795349600\nlast: 12\nreason: unfinished\nseverity: warning\ntitle: Nightly backup\n\nno ok or fail since the start\n"
+    ))
+    .expect("a miss");
+    let Content::Missed(m) = s.content() else {
+        panic!("{:?}", s.content())
+    };
+    assert_eq!(
+        (
+            m.signer.as_str(),
+            m.deadline,
+            m.last,
+            m.reason.name(),
+            m.severity
+        ),
+        ("nas", 1795349600, 12, "unfinished", Severity::Warning)
+    );
+    let s = parse(&format!(
+        "check/v1\n{COMMON}signer: nas\ncheck: backup\naction: delete\n"
+    ))
+    .expect("a deletion");
+    assert!(matches!(s.content(), Content::Check { action, .. } if action.name() == "delete"));
+}
+
+#[test]
+fn check_in_refusals_name_their_line() {
+    for (text, line, want) in [
+        (
+            format!("checkin/v1\n{COMMON}check: backup\n"),
+            6,
+            "every or schedule",
+        ),
+        (
+            format!("checkin/v1\n{COMMON}check: backup\nevery: 10s\n"),
+            6,
+            "at least 1m",
+        ),
+        (
+            format!("checkin/v1\n{COMMON}check: backup\nevery: 1d\ngrace: 1\n"),
+            7,
+            "grace",
+        ),
+        (
+            format!("checkin/v1\n{COMMON}check: backup\nschedule: 61 * * * *\n"),
+            6,
+            "minute",
+        ),
+        (
+            format!("checkin/v1\n{COMMON}check: backup\nschedule: * * * * *\ntz: Nowhere/Land\n"),
+            7,
+            "tz",
+        ),
+        (
+            format!("checkin/v1\n{COMMON}check: backup\nevery: 1d\nschedule: * * * * *\n"),
+            8,
+            "not both",
+        ),
+        (
+            format!("checkin/v1\n{COMMON}check: b\nevery: 1d\nstatus: done\n"),
+            7,
+            "status",
+        ),
+    ] {
+        match parse(&text) {
+            Err(ParseError::Checkin { line: l, why }) => {
+                assert_eq!(l, line, "{text}: {why}");
+                assert!(why.contains(want), "{text}: {why}");
+            }
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+    // The common rules hold too: an unknown header, a body on check/v1, info severity on a miss.
+    assert!(matches!(
+        parse(&format!(
+            "checkin/v1\n{COMMON}check: b\nevery: 1d\nkey: x\n"
+        )),
+        Err(ParseError::UnknownHeader { line: 7, .. })
+    ));
+    assert!(matches!(
+        parse(&format!(
+            "check/v1\n{COMMON}signer: nas\ncheck: b\naction: pause\n\nbody\n"
+        )),
+        Err(ParseError::UnexpectedBody(9))
+    ));
+    assert!(matches!(
+        parse(&format!(
+            "missed/v1\n{COMMON}signer: nas\ncheck: b\ndeadline: 1\nlast: 1\nreason: late\nseverity: info\ntitle: t\n"
+        )),
+        Err(ParseError::InvalidValue { line: 10, .. })
+    ));
+    assert!(matches!(
+        parse(&format!(
+            "check/v1\n{COMMON}signer: nas\ncheck: b\naction: resume\n"
+        )),
+        Err(ParseError::InvalidValue { line: 7, .. })
+    ));
+    // What the display would show is checked as for alerts.
+    assert!(matches!(
+        parse(&format!(
+            "checkin/v1\n{COMMON}check: b\nevery: 1d\nstatus: fail\n\nbad \u{202e} text\n"
+        )),
+        Err(ParseError::Unshowable { line: 9, .. })
+    ));
+}

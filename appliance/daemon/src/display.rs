@@ -207,6 +207,11 @@ impl Display {
         i.status.not_writable = not_writable;
     }
 
+    /// Whether the screen says checks are on hold (no synchronised clock).
+    pub fn set_checks_on_hold(&self, hold: bool) {
+        lock(&self.inner).status.checks_on_hold = hold;
+    }
+
     /// Brings the panels up to date: when the screen changed, renders it, rewrites the PNG file
     /// (derived state: no fsync) and refreshes the HAT. Returns whether the screen changed.
     /// Callers rate-limit it (the daemon's redraw task); it blocks on file and bus I/O.

@@ -4,6 +4,7 @@
 //! `tasks`, the choice of panel in `panel`.
 
 pub mod api;
+pub mod checks;
 pub mod clock;
 pub mod config;
 pub mod display;

@@ -59,6 +59,7 @@ impl Daemon {
             not_writable: store.writable().err(),
             root_b64: String::new(),
             size: 0,
+            checks_on_hold: false,
         };
         let display = Arc::new(panel::open_display(
             &settings,
@@ -67,17 +68,30 @@ impl Daemon {
             clock.now_ms(),
         )?);
         let shared = Arc::new(RwLock::new(rebuilt.shared));
+        let checks = Arc::new(std::sync::Mutex::new(rebuilt.checks));
         let recent = Arc::new(rebuilt.recent);
         let changed = Arc::new(tokio::sync::Notify::new());
         let mut gate = DaemonGate::new(&settings.origin, shared.clone());
         {
-            let (d, n, r) = (display.clone(), changed.clone(), recent.clone());
+            let (d, n, r, c) = (
+                display.clone(),
+                changed.clone(),
+                recent.clone(),
+                checks.clone(),
+            );
             gate.on_commit(move |entries| {
                 r.record(entries);
+                {
+                    let mut c = state::lock(&c);
+                    for e in entries {
+                        crate::checks::fold(&mut c, e);
+                    }
+                }
                 d.apply(entries);
                 n.notify_one();
             });
         }
+        gate.judge_misses(checks.clone());
         let dev_keys = import(
             &settings,
             &store,
@@ -101,6 +115,7 @@ impl Daemon {
             store,
             committer,
             shared,
+            checks,
             clock: clock.clone(),
             device_key: keys.device,
             limits: policy.limits.clone(),
@@ -166,7 +181,8 @@ impl Daemon {
         }
         running.push(tasks::recovery(state.clone(), rx.clone()));
         running.push(tasks::pruning(state.clone(), rx.clone()));
-        running.push(tasks::snapshots(state.clone(), rx));
+        running.push(tasks::snapshots(state.clone(), rx.clone()));
+        running.push(crate::checks::deadlines(state.clone(), rx));
         let ca_fingerprint = tls::pem_to_der(&state.ca_pem)
             .map(|d| tls::fingerprint_der(&d))
             .unwrap_or_default();
@@ -235,6 +251,7 @@ fn device_key(settings: &Settings) -> Result<SigningKey, StartError> {
 /// snapshot the screen folds every entry, as before.
 struct Rebuilt {
     shared: Shared,
+    checks: vigil_core::checkin::Checks,
     screen: Projection,
     recent: RecentStatements,
     /// How the screen was rebuilt, for the journal and the banner.
@@ -251,6 +268,14 @@ impl Rebuilt {
         let kinds = DECISION_KINDS.map(|k| k.name());
         for e in store.entries_at(&store.indices_of_kinds(&kinds)?)? {
             shared.apply(&e);
+        }
+        // Every check entry, a slice at a time (a check every minute is half a million a year).
+        let mut checks = vigil_core::checkin::Checks::default();
+        let kinds = crate::checks::CHECK_KINDS.map(|k| k.name());
+        for slice in store.indices_of_kinds(&kinds)?.chunks(4096) {
+            for e in store.entries_at(slice)? {
+                crate::checks::fold(&mut checks, &e);
+            }
         }
         // A start that checked the whole log before serving (a fresh log, `--full-check`)
         // trusts nothing derived either: it folds every entry, and the snapshot saved next is
@@ -297,6 +322,7 @@ impl Rebuilt {
         })?;
         Ok(Rebuilt {
             shared,
+            checks,
             screen,
             recent,
             how,

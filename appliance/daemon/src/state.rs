@@ -74,6 +74,7 @@ pub struct DaemonGate {
     pending: Shared,
     on_commit: Vec<CommitCallback>,
     batch: Vec<Entry>,
+    misses: Option<crate::checks::MissGate>,
 }
 
 impl DaemonGate {
@@ -86,7 +87,14 @@ impl DaemonGate {
             pending,
             on_commit: Vec::new(),
             batch: Vec::new(),
+            misses: None,
         }
+    }
+
+    /// Refuses, at the commit, a `missed/v1` that is no longer due by these checks (kept by a
+    /// commit callback).
+    pub fn judge_misses(&mut self, checks: Arc<Mutex<vigil_core::checkin::Checks>>) {
+        self.misses = Some(crate::checks::MissGate::new(checks));
     }
 
     /// Adds a callback run with each committed batch's new entries (display, metrics).
@@ -97,10 +105,17 @@ impl DaemonGate {
 
 impl Gate for DaemonGate {
     fn admit(&mut self, sub: &Submission) -> Result<(), Denied> {
-        self.pending.admit(&self.origin, sub)
+        self.pending.admit(&self.origin, sub)?;
+        match &self.misses {
+            Some(m) => m.admit(&sub.verified),
+            None => Ok(()),
+        }
     }
     fn appended(&mut self, entry: &Entry) {
         self.pending.apply(entry);
+        if let Some(m) = &mut self.misses {
+            m.appended(entry);
+        }
         self.batch.push(entry.clone());
     }
     fn committed(&mut self) {
@@ -109,10 +124,16 @@ impl Gate for DaemonGate {
         for f in &mut self.on_commit {
             f(&batch);
         }
+        if let Some(m) = &mut self.misses {
+            m.batch_done();
+        }
     }
     fn abandoned(&mut self) {
         self.pending = read(&self.published).clone();
         self.batch.clear();
+        if let Some(m) = &mut self.misses {
+            m.batch_done();
+        }
     }
 }
 
@@ -242,6 +263,8 @@ pub struct AppState {
     pub committer: Committer,
     /// Keys and policy.
     pub shared: Arc<RwLock<Shared>>,
+    /// Every check's deadline (kept by the commit callback).
+    pub checks: Arc<Mutex<vigil_core::checkin::Checks>>,
     /// Time.
     pub clock: Arc<dyn Clock>,
     /// The device key (signs boot, policy, button-ack and provisioning entries).

@@ -142,7 +142,12 @@ pub fn draw<D: DrawTarget<Color = BinaryColor>>(
                 text(d, l, 0, 42 + 8 * i as i32, BinaryColor::On)?;
             }
         }
-        Screen::Idle { clock, size, root } => {
+        Screen::Idle {
+            clock,
+            size,
+            root,
+            checks_on_hold,
+        } => {
             let style = TextStyleBuilder::new()
                 .alignment(Alignment::Center)
                 .baseline(Baseline::Top)
@@ -161,6 +166,15 @@ pub fn draw<D: DrawTarget<Color = BinaryColor>>(
                 style,
             )
             .draw(d)?;
+            if *checks_on_hold {
+                Text::with_text_style(
+                    "checks held: no time",
+                    Point::new(64, 40),
+                    MonoTextStyle::new(&FONT_6X10, BinaryColor::On),
+                    style,
+                )
+                .draw(d)?;
+            }
             text(d, &format!("log {size}"), 0, 55, BinaryColor::On)?;
             right(d, root, 55, BinaryColor::On)?;
         }

@@ -67,6 +67,8 @@ pub enum Screen {
         size: u64,
         /// First 8 base64 characters of the root.
         root: String,
+        /// Checks are on hold (no synchronised clock to judge deadlines by).
+        checks_on_hold: bool,
     },
     /// Active alerts.
     List {
@@ -163,6 +165,8 @@ pub struct Status {
     pub root_b64: String,
     /// Log size.
     pub size: u64,
+    /// Checks exist but no miss is recorded: the appliance clock is not synchronised.
+    pub checks_on_hold: bool,
 }
 
 impl Ui {
@@ -216,6 +220,7 @@ impl Ui {
                 clock: format!("{:02}:{:02}", (secs / 3600) % 24, (secs / 60) % 60),
                 size: status.size,
                 root: status.root_b64.chars().take(8).collect(),
+                checks_on_hold: status.checks_on_hold,
             };
         }
         self.selected = self.selected.min(counts.total() - 1);

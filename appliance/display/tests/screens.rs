@@ -78,6 +78,7 @@ fn status() -> Status {
         not_writable: None,
         root_b64: "fdcUR/MYJcZwgsW5IdnX/BwGvk2RWGZKbegQf4VcicY=".into(),
         size: 1234,
+        checks_on_hold: false,
     }
 }
 
@@ -125,6 +126,17 @@ fn golden_screens() {
     golden(
         "idle",
         &Ui::new(T0).screen(&Projection::new(), &status(), T0),
+    );
+    golden(
+        "idle-checks-on-hold",
+        &Ui::new(T0).screen(
+            &Projection::new(),
+            &Status {
+                checks_on_hold: true,
+                ..status()
+            },
+            T0,
+        ),
     );
     let mut fb = Projection::new();
     fb.apply(&entry(

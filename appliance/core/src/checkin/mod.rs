@@ -93,7 +93,7 @@ impl Status {
 }
 
 /// When a check is expected.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Schedule {
     /// At most this many seconds after the last finished check-in.
     Every(u64),
@@ -121,7 +121,7 @@ impl Schedule {
 }
 
 /// A check-in's headers, read.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckIn {
     /// The check's name.
     pub check: String,
@@ -269,6 +269,13 @@ pub fn duration_secs(s: &str) -> Result<u64, &'static str> {
         return Err("more than 0 and at most 366d");
     }
     Ok(total)
+}
+
+/// A unix time in milliseconds as RFC 3339 in UTC, to the second (`2026-06-01T02:30:00Z`).
+pub fn rfc3339(ms: u64) -> String {
+    Timestamp::from_second((ms / 1000) as i64)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| format!("{} s", ms / 1000))
 }
 
 /// Why a miss is due.

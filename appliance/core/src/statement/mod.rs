@@ -41,11 +41,17 @@ pub enum Kind {
     Boot,
     /// `policy/v1`, device only.
     Policy,
+    /// `checkin/v1`, from a source: a job checking in (docs/spec.md §2).
+    Checkin,
+    /// `missed/v1`, device only: a check missed its deadline.
+    Missed,
+    /// `check/v1`, from an admin: pause or delete a check.
+    Check,
 }
 
 impl Kind {
     /// Every kind, in a fixed order.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Alert,
         Kind::Ack,
         Kind::Silence,
@@ -53,6 +59,9 @@ impl Kind {
         Kind::KeyRevoke,
         Kind::Boot,
         Kind::Policy,
+        Kind::Checkin,
+        Kind::Missed,
+        Kind::Check,
     ];
 
     /// The kind's name as it appears in entries (`kind: alert`) and queries.
@@ -65,6 +74,9 @@ impl Kind {
             Kind::KeyRevoke => "key-revoke",
             Kind::Boot => "boot",
             Kind::Policy => "policy",
+            Kind::Checkin => "checkin",
+            Kind::Missed => "missed",
+            Kind::Check => "check",
         }
     }
 
@@ -78,6 +90,9 @@ impl Kind {
             Kind::KeyRevoke => "key-revoke/v1",
             Kind::Boot => "boot/v1",
             Kind::Policy => "policy/v1",
+            Kind::Checkin => "checkin/v1",
+            Kind::Missed => "missed/v1",
+            Kind::Check => "check/v1",
         }
     }
 
@@ -112,6 +127,32 @@ impl Kind {
             Kind::KeyRevoke => &[("name", true), ("comment", true)],
             Kind::Boot => &[("version", true), ("image", true)],
             Kind::Policy => &[("sha256", true)],
+            Kind::Checkin => &[
+                ("check", true),
+                ("every", false),
+                ("schedule", false),
+                ("tz", false),
+                ("grace", false),
+                ("status", false),
+                ("exit", false),
+                ("severity", false),
+                ("title", false),
+            ],
+            Kind::Missed => &[
+                ("signer", true),
+                ("check", true),
+                ("deadline", true),
+                ("last", true),
+                ("reason", true),
+                ("severity", true),
+                ("title", true),
+            ],
+            Kind::Check => &[
+                ("signer", true),
+                ("check", true),
+                ("action", true),
+                ("comment", false),
+            ],
         }
     }
 }
@@ -269,6 +310,60 @@ pub enum Content {
         /// SHA-256 of the body, checked at parse time.
         sha256: [u8; 32],
     },
+    /// `checkin/v1`
+    Checkin(Box<crate::checkin::CheckIn>),
+    /// `missed/v1`
+    Missed(Box<Missed>),
+    /// `check/v1`
+    Check {
+        /// The source whose check it is.
+        signer: String,
+        /// The check.
+        check: String,
+        /// What to do.
+        action: CheckAction,
+        /// Why.
+        comment: Option<String>,
+    },
+}
+
+/// The typed content of a `missed/v1`: what the appliance recorded when a check missed its
+/// deadline (its severity and title are the check's, so the entry shows without the check).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missed {
+    /// The source whose check it is.
+    pub signer: String,
+    /// The check.
+    pub check: String,
+    /// The deadline missed, unix seconds (for `unfinished`: the start plus grace).
+    pub deadline: u64,
+    /// The index of the check's last check-in.
+    pub last: u64,
+    /// Why.
+    pub reason: crate::checkin::MissReason,
+    /// The check's severity.
+    pub severity: Severity,
+    /// The check's title.
+    pub title: String,
+}
+
+/// What a `check/v1` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckAction {
+    /// No misses until the check's next check-in.
+    Pause,
+    /// Forget the check (and clear what it shows) until it checks in again.
+    Delete,
+}
+
+impl CheckAction {
+    /// The header value.
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckAction::Pause => "pause",
+            CheckAction::Delete => "delete",
+        }
+    }
 }
 
 /// A parsed statement: the exact bytes plus their typed reading.
@@ -375,6 +470,14 @@ pub enum ParseError {
     /// `policy/v1` body does not match its `sha256`.
     #[error("line {0}: `sha256` does not match the body")]
     PolicyHashMismatch(usize),
+    /// A `checkin/v1` whose headers do not make a check-in.
+    #[error("line {line}: {why}")]
+    Checkin {
+        /// The line of the header concerned (or where the header block ended).
+        line: usize,
+        /// What is wrong.
+        why: String,
+    },
 }
 
 impl Statement {

@@ -6,9 +6,10 @@ use super::text::{
     valid_dedup_key, valid_glob, valid_name, valid_nonce, valid_origin, valid_title,
 };
 use super::{
-    Alert, AlertState, Content, Kind, MAX_STATEMENT_BYTES, MAX_TTL_SECS, ParseError, Role,
-    Severity, Statement,
+    Alert, AlertState, CheckAction, Content, Kind, MAX_STATEMENT_BYTES, MAX_TTL_SECS, Missed,
+    ParseError, Role, Severity, Statement,
 };
+use crate::checkin::{CheckIn, CheckinError, MissReason};
 
 /// The headers every statement carries, in this order, before its own.
 pub(super) const COMMON: [&str; 3] = ["to", "ts", "nonce"];
@@ -39,7 +40,7 @@ impl Statement {
             "must be 32-64 lowercase hex characters",
         )?;
         let content = content(kind, &h, block.body)?;
-        if kind == Kind::Alert {
+        if matches!(kind, Kind::Alert | Kind::Checkin | Kind::Missed) {
             // What the LCD shows: the title and the body's lines.
             let (line, title) = h.get("title").unwrap_or((end_line, ""));
             check_showable(title, line)?;
@@ -48,7 +49,7 @@ impl Statement {
         if !block.body.is_empty()
             && matches!(
                 kind,
-                Kind::Ack | Kind::KeyEnroll | Kind::KeyRevoke | Kind::Boot
+                Kind::Ack | Kind::KeyEnroll | Kind::KeyRevoke | Kind::Boot | Kind::Check
             )
         {
             return Err(ParseError::UnexpectedBody(block.body_line));
@@ -225,6 +226,53 @@ fn content(kind: Kind, h: &Headers<'_>, body: &str) -> Result<Content, ParseErro
             }
             Content::Policy { sha256 }
         }
+        Kind::Checkin => Content::Checkin(Box::new(
+            CheckIn::from_headers(|n| h.get(n).map(|(_, v)| v)).map_err(|e| {
+                let line = match &e {
+                    CheckinError::Invalid { name, .. } => h.line(name),
+                    _ => h.end_line,
+                };
+                ParseError::Checkin {
+                    line,
+                    why: e.to_string(),
+                }
+            })?,
+        )),
+        Kind::Missed => Content::Missed(Box::new(Missed {
+            signer: h.parse("signer", name, "not a valid name")?,
+            check: h.parse("check", name, "not a valid name")?,
+            deadline: h.parse("deadline", parse_u64, "not a unix time in seconds")?,
+            last: h.parse("last", parse_u64, "not an entry index")?,
+            reason: h.parse(
+                "reason",
+                |v| match v {
+                    "late" => Some(MissReason::Late),
+                    "unfinished" => Some(MissReason::Unfinished),
+                    _ => None,
+                },
+                "must be late or unfinished",
+            )?,
+            severity: h.parse(
+                "severity",
+                |v| Severity::from_name(v).filter(|s| *s != Severity::Info),
+                "must be warning or critical",
+            )?,
+            title: h.parse("title", valid_title, "must be 1-64 printable characters")?,
+        })),
+        Kind::Check => Content::Check {
+            signer: h.parse("signer", name, "not a valid name")?,
+            check: h.parse("check", name, "not a valid name")?,
+            action: h.parse(
+                "action",
+                |v| match v {
+                    "pause" => Some(CheckAction::Pause),
+                    "delete" => Some(CheckAction::Delete),
+                    _ => None,
+                },
+                "must be pause or delete",
+            )?,
+            comment: h.opt("comment", valid_comment, "longer than 256 characters")?,
+        },
     })
 }
 

@@ -24,6 +24,7 @@ use crate::state::{AppState, read};
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Endpoint {
     Alerts,
+    Checkins,
     Admin,
 }
 
@@ -31,6 +32,7 @@ impl Endpoint {
     fn name(self) -> &'static str {
         match self {
             Endpoint::Alerts => "alerts",
+            Endpoint::Checkins => "checkins",
             Endpoint::Admin => "admin",
         }
     }
@@ -38,6 +40,10 @@ impl Endpoint {
 
 pub(super) async fn post_alert(State(s): State<Arc<AppState>>, req: Request) -> Response {
     submit(s, req, Endpoint::Alerts).await
+}
+
+pub(super) async fn post_checkin(State(s): State<Arc<AppState>>, req: Request) -> Response {
+    submit(s, req, Endpoint::Checkins).await
 }
 
 pub(super) async fn post_admin(State(s): State<Arc<AppState>>, req: Request) -> Response {
@@ -274,9 +280,10 @@ fn split_signed<'a>(h: &HeaderMap, body: &'a [u8]) -> ApiResult<(&'a [u8], Signe
 fn check_endpoint(ep: Endpoint, kind: Kind, role: Option<Role>) -> ApiResult<()> {
     let accepted = match ep {
         Endpoint::Alerts => kind == Kind::Alert,
+        Endpoint::Checkins => kind == Kind::Checkin,
         Endpoint::Admin => matches!(
             kind,
-            Kind::Ack | Kind::Silence | Kind::KeyEnroll | Kind::KeyRevoke
+            Kind::Ack | Kind::Silence | Kind::KeyEnroll | Kind::KeyRevoke | Kind::Check
         ),
     };
     if !accepted {
@@ -287,7 +294,7 @@ fn check_endpoint(ep: Endpoint, kind: Kind, role: Option<Role>) -> ApiResult<()>
         )));
     }
     let allowed = match ep {
-        Endpoint::Alerts => role == Some(Role::Source),
+        Endpoint::Alerts | Endpoint::Checkins => role == Some(Role::Source),
         Endpoint::Admin => role == Some(Role::Admin),
     };
     if !allowed {
@@ -300,8 +307,9 @@ fn check_endpoint(ep: Endpoint, kind: Kind, role: Option<Role>) -> ApiResult<()>
     Ok(())
 }
 
-/// What admission does not judge: the source policy for alerts, and that an `ack/v1` names an
-/// alert of this log.
+/// What admission does not judge: the source policy for alerts and check-ins (a check's name is
+/// its topic), that an `ack/v1` names an alert of this log (or a check's failure or miss), and
+/// that a `check/v1` names a check the appliance knows.
 fn check_content(s: &AppState, v: &Verified) -> ApiResult<()> {
     let shared = read(&s.shared);
     match v.statement().content() {
@@ -309,14 +317,35 @@ fn check_content(s: &AppState, v: &Verified) -> ApiResult<()> {
             .policy
             .check_alert(v.signer(), &a.topic, a.severity)
             .map_err(|d| ApiError::new(Code::Policy, d.to_string())),
+        Content::Checkin(c) => shared
+            .policy
+            .check_alert(v.signer(), &c.check, c.severity)
+            .map_err(|d| ApiError::new(Code::Policy, d.to_string())),
         Content::Ack { entry, .. } => {
             let bytes = s.store.entry(*entry).map_err(|e| internal(&e))?;
+            let shows = |e: &Entry| match e.statement().content() {
+                Content::Alert(_) | Content::Missed(_) => true,
+                Content::Checkin(c) => c.status == vigil_core::checkin::Status::Fail,
+                _ => false,
+            };
             match bytes.map(|b| Entry::decode(&b)) {
-                Some(Ok(e)) if e.kind() == Kind::Alert => Ok(()),
+                Some(Ok(e)) if shows(&e) => Ok(()),
                 _ => Err(ApiError::new(
                     Code::Invalid,
-                    format!("entry {entry} is not an alert in this log"),
+                    format!(
+                        "entry {entry} is not an alert (or a check's failure or miss) in this log"
+                    ),
                 )),
+            }
+        }
+        Content::Check { signer, check, .. } => {
+            if crate::state::lock(&s.checks).get(signer, check).is_some() {
+                Ok(())
+            } else {
+                Err(ApiError::new(
+                    Code::NotFound,
+                    format!("`{signer}` has no check `{check}`"),
+                ))
             }
         }
         // Enrolments and revocations were judged by admission.

@@ -31,6 +31,7 @@ type ApiResult<T> = Result<T, ApiError>;
 pub fn routes(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/alerts", post(ingest::post_alert))
+        .route("/v1/checkins", post(ingest::post_checkin))
         .route("/v1/admin", post(ingest::post_admin))
         .route("/v1/log/checkpoint", get(log::checkpoint))
         .route("/v1/log/vkey", get(log::vkey))
