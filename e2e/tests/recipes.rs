@@ -60,3 +60,34 @@ fn openssl_and_curl_recipe() {
     assert!(out.contains("\"error\":\"bad_signature\""), "{out}");
     assert_eq!(a.log_size(), before + 1);
 }
+
+#[test]
+fn ssh_keygen_and_curl_check_in_recipe() {
+    let a = Appliance::start();
+    let work = tempfile::tempdir().expect("tmp");
+    let key = a.private_key_path(SOURCE.0, SOURCE.1);
+    let before = a.log_size();
+    let env = [
+        ("VIGIL_URL", a.url()),
+        ("VIGIL_CA", a.ca_path().display().to_string()),
+        ("VIGIL_KEY", key.display().to_string()),
+    ];
+    let (code, out, err) = sh(work.path(), &readme_recipe("checkin"), &env);
+    assert_eq!(code, 0, "recipe failed: {out}\n{err}");
+    let index = a.verify_receipt(out.as_bytes());
+    assert_eq!(index, before);
+    let entry = a.entry_text(index);
+    assert!(
+        entry.contains("sig-kind: sshsig")
+            && entry.contains("check: backup")
+            && entry.contains("status: ok"),
+        "{entry}"
+    );
+    // The check is known to the appliance: its deadline is a day and an hour away.
+    let checks = a.daemon().state.checks.lock().expect("checks");
+    let c = checks.get("nas", "backup").expect("the check");
+    assert_eq!(
+        c.due_at().map(|d| d.0 - c.base_ms),
+        Some((86_400 + 3_600) * 1000)
+    );
+}

@@ -61,6 +61,16 @@ pub(crate) enum Cmd {
         after_help = "Example: vigil alert --severity warning --title \"disk full\" --topic disk - < df.txt"
     )]
     Alert(AlertArgs),
+    /// Check in for a job (a dead-man's switch); wraps a command given after `--`.
+    ///
+    /// With a command, sends `start`, runs it, then `ok` or `fail` with its exit code and the
+    /// end of its output, and exits with the command's own code.
+    #[command(
+        after_help = "Examples: vigil checkin backup --every 1d --grace 1h -- /usr/local/bin/backup --all
+          vigil checkin dump --schedule '30 2 * * *' --tz Europe/Berlin -- pg_dumpall -f /srv/dump.sql
+          vigil checkin heartbeat --every 5m        # one `ok`, no command"
+    )]
+    Checkin(CheckinArgs),
     /// Print a signed alert for use with curl (statement to --out, headers to stdout).
     #[command(
         after_help = "Example: vigil sign --severity info --title done --out alert.txt > headers.txt\n         curl --cacert ca.pem -H @headers.txt --data-binary @alert.txt $URL/v1/alerts"
@@ -119,6 +129,40 @@ pub(crate) struct AlertArgs {
     pub(crate) resolve: bool,
     /// Body text, or `-` to read standard input.
     pub(crate) body: Option<String>,
+}
+
+#[derive(Args, Clone)]
+pub(crate) struct CheckinArgs {
+    /// The check's name.
+    pub(crate) name: String,
+    /// At most this long between check-ins (90s, 15m, 1h30m, 1d, 2w).
+    #[arg(
+        long,
+        required_unless_present = "schedule",
+        conflicts_with = "schedule"
+    )]
+    pub(crate) every: Option<String>,
+    /// When the job runs: five cron fields (minute hour day-of-month month day-of-week).
+    #[arg(long)]
+    pub(crate) schedule: Option<String>,
+    /// The schedule's time zone (IANA name; default UTC).
+    #[arg(long, requires = "schedule")]
+    pub(crate) tz: Option<String>,
+    /// How late a check-in may be (default a tenth of the period, at least 10s).
+    #[arg(long)]
+    pub(crate) grace: Option<String>,
+    /// What a miss or failure shows as: warning or critical (default).
+    #[arg(long)]
+    pub(crate) severity: Option<String>,
+    /// One line for the display (default the check's name).
+    #[arg(long)]
+    pub(crate) title: Option<String>,
+    /// Without a command: start, ok (default) or fail.
+    #[arg(long)]
+    pub(crate) status: Option<String>,
+    /// The command to run, after `--`.
+    #[arg(last = true)]
+    pub(crate) command: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -260,5 +304,19 @@ pub(crate) enum AdminCmd {
         /// Why.
         #[arg(long)]
         comment: String,
+    },
+    /// Pause a source's check (no miss until it next checks in) or delete it.
+    #[command(after_help = "Example: vigil admin check nas backup pause --comment \"disk swap\"")]
+    Check {
+        /// The source whose check it is.
+        signer: String,
+        /// The check.
+        check: String,
+        /// pause or delete.
+        #[arg(value_parser = ["pause", "delete"])]
+        action: String,
+        /// Why.
+        #[arg(long)]
+        comment: Option<String>,
     },
 }

@@ -180,6 +180,16 @@ pub(crate) fn admin(ctx: &Ctx, cmd: AdminCmd) -> Res<()> {
                 .header("until", now_secs() + secs)
                 .header("comment", comment)
         }
+        AdminCmd::Check {
+            signer,
+            check,
+            action,
+            comment,
+        } => start(Kind::Check)
+            .header("signer", signer)
+            .header("check", check)
+            .header("action", action)
+            .header_opt("comment", comment),
     };
     let st = checked(st)?;
     let (name, key) = ctx.signing_key()?;
