@@ -35,7 +35,7 @@ fn without_a_command_one_ok_is_sent() {
         "{}",
         c[0]
     );
-    // A refused check-in says why and exits 3; nothing is logged.
+    // A check-in vigil refuses itself says why and exits 2; nothing is logged.
     let o = checkin(&h, &a, &src, &["heartbeat", "--every", "30s"]);
     assert_eq!(
         o.status.code(),
@@ -49,6 +49,23 @@ fn without_a_command_one_ok_is_sent() {
         text(&o.stderr)
     );
     assert_eq!(checkins(&a).len(), 1);
+    // An admin pauses it; a check the appliance does not know is refused (exit 3).
+    let admin = key_file(&h, &a, ADMIN).display().to_string();
+    let url = a.url();
+    let pause = |check: &str| {
+        h.vigil(&[
+            "--url", &url, "-i", &admin, "admin", "check", "nas", check, "pause",
+        ])
+    };
+    ok(&pause("heartbeat"));
+    let last = a.entry_text(a.log_size() - 1);
+    assert!(
+        last.contains("check/v1\n") && last.contains("action: pause\n"),
+        "{last}"
+    );
+    let o = pause("nightly");
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("no check"), "{}", text(&o.stderr));
 }
 
 #[test]
