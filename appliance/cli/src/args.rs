@@ -105,6 +105,27 @@ pub(crate) enum Cmd {
         #[command(subcommand)]
         cmd: AdminCmd,
     },
+    /// Bridges from other alerting systems.
+    Bridge {
+        #[command(subcommand)]
+        cmd: BridgeCmd,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum BridgeCmd {
+    /// Serve Alertmanager's webhook: each alert of a notification is signed and sent as an alert.
+    #[command(
+        after_help = "Example: vigil -i alertmanager.key bridge alertmanager --listen 127.0.0.1:9095\n         (Alertmanager: webhook_configs: [{url: http://127.0.0.1:9095/, send_resolved: true}])"
+    )]
+    Alertmanager {
+        /// Address to listen on (loopback unless --token-file is given).
+        #[arg(long, default_value = "127.0.0.1:9095")]
+        listen: std::net::SocketAddr,
+        /// A file holding the bearer token every request must carry (owner-only, 16+ characters).
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Clone)]

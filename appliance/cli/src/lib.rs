@@ -1,6 +1,7 @@
 //! vigil-cli: the client library behind the `vigil` command (and the e2e tests).
 
 pub mod audit;
+pub mod bridge;
 pub mod client;
 pub mod config;
 pub mod exit;

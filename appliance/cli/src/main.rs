@@ -76,5 +76,8 @@ fn verb(ctx: &Ctx, cmd: Cmd) -> Res<()> {
             Ok(())
         }
         Cmd::Admin { cmd } => admin(ctx, cmd),
+        Cmd::Bridge {
+            cmd: args::BridgeCmd::Alertmanager { listen, token_file },
+        } => cmd::bridge::run(ctx, listen, token_file.as_deref()),
     }
 }

@@ -8,6 +8,7 @@ use vigil_cli::config::FileConfig;
 use vigil_cli::exit::Exit;
 use vigil_core::{NoteVerifier, SigningKey, keyfile};
 
+pub(crate) mod bridge;
 pub(crate) mod checkin;
 pub(crate) mod keys;
 pub(crate) mod log;
