@@ -284,3 +284,39 @@ fn the_bridge_refuses_what_it_must() {
     assert_eq!(post(&url, &huge, auth).0, 413);
     assert_eq!(a.log_size(), before, "nothing logged");
 }
+
+#[test]
+fn an_appliance_that_cannot_take_the_alert_makes_alertmanager_retry() {
+    let a = Appliance::start();
+    let h = trusted(&a);
+    let key = key_file(&h, &a, SOURCE).display().to_string();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    // The bridge points at an address where no appliance answers.
+    let _b = Killed(
+        Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .args([
+                "--url",
+                "https://127.0.0.1:1",
+                "-i",
+                &key,
+                "bridge",
+                "alertmanager",
+                "--listen",
+                &listen,
+            ])
+            .env("VIGIL_HOME", h.path().join("config"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the bridge starts"),
+    );
+    wait_until("the bridge to listen", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(&listen).is_ok()
+    });
+    let n = r#"{"version":"4","alerts":[{"status":"firing","labels":{"alertname":"A"},"annotations":{},"startsAt":"2026-11-29T03:00:00Z","fingerprint":"0123456789abcdef"}]}"#;
+    let (status, text) = post(&format!("http://{listen}/"), n, None);
+    assert_eq!(status, 503, "Alertmanager retries on 5xx: {text}");
+    assert!(text.contains("unavailable"), "{text}");
+}
