@@ -3,17 +3,22 @@
 
 use vigil_e2e::{Appliance, Options, SOURCE, readme_recipe, sh};
 
+/// The recipes' variables for the appliance and its source `nas`.
+fn source_env(a: &Appliance) -> [(&'static str, String); 3] {
+    let key = a.private_key_path(SOURCE.0, SOURCE.1);
+    [
+        ("VIGIL_URL", a.url()),
+        ("VIGIL_CA", a.ca_path().display().to_string()),
+        ("VIGIL_KEY", key.display().to_string()),
+    ]
+}
+
 #[test]
 fn ssh_keygen_and_curl_recipe() {
     let a = Appliance::start();
     let work = tempfile::tempdir().expect("tmp");
-    let key = a.private_key_path(SOURCE.0, SOURCE.1);
     let before = a.log_size();
-    let env = [
-        ("VIGIL_URL", a.url()),
-        ("VIGIL_CA", a.ca_path().display().to_string()),
-        ("VIGIL_KEY", key.display().to_string()),
-    ];
+    let env = source_env(&a);
     let (code, out, err) = sh(work.path(), &readme_recipe("ssh-keygen"), &env);
     assert_eq!(code, 0, "recipe failed: {out}\n{err}");
     let index = a.verify_receipt(out.as_bytes());
@@ -65,13 +70,8 @@ fn openssl_and_curl_recipe() {
 fn ssh_keygen_and_curl_check_in_recipe() {
     let a = Appliance::start();
     let work = tempfile::tempdir().expect("tmp");
-    let key = a.private_key_path(SOURCE.0, SOURCE.1);
     let before = a.log_size();
-    let env = [
-        ("VIGIL_URL", a.url()),
-        ("VIGIL_CA", a.ca_path().display().to_string()),
-        ("VIGIL_KEY", key.display().to_string()),
-    ];
+    let env = source_env(&a);
     let (code, out, err) = sh(work.path(), &readme_recipe("checkin"), &env);
     assert_eq!(code, 0, "recipe failed: {out}\n{err}");
     let index = a.verify_receipt(out.as_bytes());

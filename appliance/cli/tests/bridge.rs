@@ -42,11 +42,16 @@ impl Drop for Killed {
 }
 
 fn bridge(h: &Home, a: &Appliance, key: &str, port: u16, extra: &[&str]) -> Killed {
+    bridge_to(h, &a.url(), key, port, extra)
+}
+
+/// The bridge, sending to the appliance at `url`, once it listens.
+fn bridge_to(h: &Home, url: &str, key: &str, port: u16, extra: &[&str]) -> Killed {
     let listen = format!("127.0.0.1:{port}");
     let child = Command::new(env!("CARGO_BIN_EXE_vigil"))
         .args([
             "--url",
-            &a.url(),
+            url,
             "-i",
             key,
             "bridge",
@@ -291,30 +296,9 @@ fn an_appliance_that_cannot_take_the_alert_makes_alertmanager_retry() {
     let h = trusted(&a);
     let key = key_file(&h, &a, SOURCE).display().to_string();
     let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
     // The bridge points at an address where no appliance answers.
-    let _b = Killed(
-        Command::new(env!("CARGO_BIN_EXE_vigil"))
-            .args([
-                "--url",
-                "https://127.0.0.1:1",
-                "-i",
-                &key,
-                "bridge",
-                "alertmanager",
-                "--listen",
-                &listen,
-            ])
-            .env("VIGIL_HOME", h.path().join("config"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the bridge starts"),
-    );
-    wait_until("the bridge to listen", Duration::from_secs(20), || {
-        std::net::TcpStream::connect(&listen).is_ok()
-    });
+    let _b = bridge_to(&h, "https://127.0.0.1:1", &key, port, &[]);
+    let listen = format!("127.0.0.1:{port}");
     let n = r#"{"version":"4","alerts":[{"status":"firing","labels":{"alertname":"A"},"annotations":{},"startsAt":"2026-11-29T03:00:00Z","fingerprint":"0123456789abcdef"}]}"#;
     let (status, text) = post(&format!("http://{listen}/"), n, None);
     assert_eq!(status, 503, "Alertmanager retries on 5xx: {text}");
