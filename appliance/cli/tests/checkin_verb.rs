@@ -142,11 +142,14 @@ fn the_command_runs_and_keeps_its_status_when_the_appliance_cannot_be_reached() 
     let h = trusted(&a);
     let src = key_file(&h, &a, SOURCE).display().to_string();
     let marker = h.path().join("ran");
+    // Two retries: `start` takes at least 3 s of back-off to give up, and the job must not wait
+    // for it.
+    let launched = std::time::SystemTime::now();
     let o = h.vigil(&[
         "--url",
         "https://127.0.0.1:1",
         "--retries",
-        "1",
+        "2",
         "-i",
         &src,
         "checkin",
@@ -158,7 +161,14 @@ fn the_command_runs_and_keeps_its_status_when_the_appliance_cannot_be_reached() 
         "-c",
         &format!("touch {}; exit 4", marker.display()),
     ]);
-    assert!(marker.exists(), "the command ran");
+    let ran = std::fs::metadata(&marker)
+        .and_then(|m| m.modified())
+        .expect("the command ran");
+    let waited = ran.duration_since(launched).unwrap_or_default();
+    assert!(
+        waited < std::time::Duration::from_millis(1500),
+        "the command started {waited:?} after vigil: it waited for the start check-in"
+    );
     assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
     let err = text(&o.stderr);
     assert!(

@@ -43,28 +43,36 @@ pub(crate) fn run(ctx: &Ctx, a: &CheckinArgs) -> Res<u8> {
     }
     // Everything the check-ins need is checked before the job runs.
     let start = statement("start", None, "")?;
-    report(ctx, send(ctx, "/v1/checkins", &start, &name, &key), "start");
-    let began = Instant::now();
-    let (code, exit, tail) = match spawn_and_wait(program, args) {
-        Ok((code, tail)) => (code, code_of(code), tail),
-        Err(e) => {
-            eprintln!("vigil: cannot run {program}: {e}");
-            (None, 127, format!("cannot run {program}: {e}\n"))
-        }
-    };
-    let took = began.elapsed().as_secs_f64();
-    let status = if exit == 0 { "ok" } else { "fail" };
-    let head = format!("exit {exit} after {took:.1} s\n");
-    let st = fit(
-        &origin,
-        a,
-        status,
-        Some(code.unwrap_or(exit as i32)),
-        &head,
-        &tail,
-    )?;
-    report(ctx, send(ctx, "/v1/checkins", &st, &name, &key), status);
-    Ok(exit)
+    // `start` goes out beside the command, never before it: an appliance that cannot be
+    // reached (and the retries' back-off) must not delay the job. It is in the log before the
+    // result, which waits for it.
+    std::thread::scope(|scope| {
+        let started = scope.spawn(|| {
+            report(ctx, send(ctx, "/v1/checkins", &start, &name, &key), "start");
+        });
+        let began = Instant::now();
+        let (code, exit, tail) = match spawn_and_wait(program, args) {
+            Ok((code, tail)) => (code, code_of(code), tail),
+            Err(e) => {
+                eprintln!("vigil: cannot run {program}: {e}");
+                (None, 127, format!("cannot run {program}: {e}\n"))
+            }
+        };
+        let took = began.elapsed().as_secs_f64();
+        let _ = started.join();
+        let status = if exit == 0 { "ok" } else { "fail" };
+        let head = format!("exit {exit} after {took:.1} s\n");
+        let st = fit(
+            &origin,
+            a,
+            status,
+            Some(code.unwrap_or(exit as i32)),
+            &head,
+            &tail,
+        )?;
+        report(ctx, send(ctx, "/v1/checkins", &st, &name, &key), status);
+        Ok(exit)
+    })
 }
 
 /// The exit status `vigil` passes on: the command's code, or 128 + the signal that ended it.
