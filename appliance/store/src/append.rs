@@ -11,8 +11,8 @@ use crate::journal::Record;
 
 use crate::tables::*;
 use crate::{
-    Appended, Gate, Head, OpenGate, Refused, Store, StoreError, Submission, corrupt, encode_head,
-    lock, sign, stored_hash,
+    Appended, Gate, Head, OpenGate, Refused, Store, StoreError, Submission, corrupt, lock, sign,
+    stored_hash,
 };
 
 impl Store {
@@ -126,9 +126,7 @@ impl Store {
                     checkpoint: note.clone(),
                 });
             }
-            t.meta
-                .insert(META_HEAD, encode_head(size, &root).as_slice())?;
-            t.checkpoints.insert(size, note.as_str())?;
+            t.set_head(size, &root, &note)?;
             drop(t);
             match journal.as_mut() {
                 Some(j) => {
@@ -252,9 +250,7 @@ impl Store {
                          batch was acknowledged with"
                     )));
                 }
-                t.meta
-                    .insert(META_HEAD, encode_head(size, &root).as_slice())?;
-                t.checkpoints.insert(size, r.checkpoint.as_str())?;
+                t.set_head(size, &root, &r.checkpoint)?;
             }
         }
         if size == head.size {

@@ -229,17 +229,11 @@ impl Store {
         let io = |e: std::io::Error| StoreError::Db(e.into());
         if !path.exists() {
             // A journal without its log continues nothing.
-            match std::fs::remove_file(&journal_path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
-                _ => {}
-            }
+            remove_if_present(&journal_path).map_err(io)?;
             let mut tmp = path.as_os_str().to_owned();
             tmp.push(".creating");
             let tmp = std::path::PathBuf::from(tmp);
-            match std::fs::remove_file(&tmp) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
-                _ => {}
-            }
+            remove_if_present(&tmp).map_err(io)?;
             {
                 let db = Database::create(&tmp)?;
                 create_layout(&db, &signer)?;
@@ -461,6 +455,14 @@ impl Store {
     /// Reads the stored head and latest checkpoint without checking them.
     fn stored_head(&self) -> Result<Head, StoreError> {
         check::head_in(&self.begin_read()?)
+    }
+}
+
+/// Removes `path`; a file that is not there is no error.
+fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
     }
 }
 

@@ -90,6 +90,20 @@ impl<'t> Tables<'t> {
         Ok(())
     }
 
+    /// Records a new head: its size and root, and the checkpoint signed for it (an append and a
+    /// replay of the journal both end a batch so).
+    pub(crate) fn set_head(
+        &mut self,
+        size: u64,
+        root: &merkle::Hash,
+        checkpoint: &str,
+    ) -> Result<(), StoreError> {
+        self.meta
+            .insert(META_HEAD, crate::encode_head(size, root).as_slice())?;
+        self.checkpoints.insert(size, checkpoint)?;
+        Ok(())
+    }
+
     /// Adds the entry to every secondary index.
     fn index_entry(&mut self, e: &Entry) -> Result<(), redb::StorageError> {
         let i = e.index();
