@@ -22,6 +22,8 @@ use serde::Deserialize;
 use vigil_core::statement::{Builder, MAX_STATEMENT_BYTES, MAX_TITLE_CHARS};
 use vigil_core::{Kind, Statement};
 
+use crate::showable;
+
 /// One alert of a notification (fields vigil does not use are ignored).
 #[derive(Debug, Clone, Deserialize)]
 pub struct AmAlert {
@@ -105,19 +107,6 @@ pub fn topic(alertname: Option<&str>) -> String {
         t = format!("am-{t}").chars().take(64).collect();
     }
     if t == "am-" { "alertmanager".into() } else { t }
-}
-
-/// Text the display can show, as far as `ok` says; else its ASCII with `?`.
-fn showable(text: &str, ok: impl Fn(&str) -> bool) -> String {
-    if ok(text) {
-        return text.to_owned();
-    }
-    text.chars()
-        .map(|c| match c {
-            '\n' | ' '..='~' => c,
-            _ => '?',
-        })
-        .collect()
 }
 
 /// The nonce of an alert: SHA-256 of (fingerprint, startsAt, status), hex.

@@ -9,3 +9,17 @@ pub mod time;
 pub mod trust;
 
 pub use client::{Answer, Client, ClientError};
+
+/// `text` when `ok` takes it (a statement with it builds: the display can show it); else its
+/// printable ASCII, LF and TAB, every other character as `?`.
+pub fn showable(text: &str, ok: impl Fn(&str) -> bool) -> String {
+    if ok(text) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' | ' '..='~' => c,
+            _ => '?',
+        })
+        .collect()
+}

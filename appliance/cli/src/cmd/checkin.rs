@@ -17,7 +17,7 @@ use vigil_cli::client;
 use vigil_core::statement::MAX_STATEMENT_BYTES;
 use vigil_core::{Kind, Statement};
 
-use super::send::send;
+use super::send::{checked, send};
 use super::{Ctx, Fail, Res, now_secs, usage};
 use crate::args::CheckinArgs;
 
@@ -110,9 +110,7 @@ fn build(
         .header_opt("severity", a.severity.as_ref())
         .header_opt("title", a.title.as_ref())
         .body(body);
-    let text = st.text();
-    st.build().map_err(|e| usage(format!("check-in: {e}")))?;
-    Ok(text)
+    checked(st)
 }
 
 /// The final check-in with as many of the output's last lines as fit the statement limit (and
@@ -128,20 +126,10 @@ fn fit(
     let bare = build(origin, a, status, exit, head)?;
     let room = MAX_STATEMENT_BYTES.saturating_sub(bare.len() + 1);
     let lines = last_lines(tail, room);
-    let body = format!("{head}{lines}");
-    match build(origin, a, status, exit, &body) {
-        Ok(st) => Ok(st),
-        Err(_) => {
-            let ascii: String = lines
-                .chars()
-                .map(|c| match c {
-                    '\n' | '\t' | ' '..='~' => c,
-                    _ => '?',
-                })
-                .collect();
-            build(origin, a, status, exit, &format!("{head}{ascii}")).or(Ok(bare))
-        }
-    }
+    let body = vigil_cli::showable(&format!("{head}{lines}"), |b| {
+        build(origin, a, status, exit, b).is_ok()
+    });
+    build(origin, a, status, exit, &body).or(Ok(bare))
 }
 
 /// The last whole lines of `text` that fit in `room` bytes, with carriage returns and other

@@ -40,7 +40,7 @@ pub(crate) fn alert_statement(ctx: &Ctx, a: &AlertArgs) -> Res<String> {
 }
 
 /// The statement's text, refused locally (with the appliance's message) when it would be there.
-fn checked(st: vigil_core::statement::Builder) -> Res<String> {
+pub(crate) fn checked(st: vigil_core::statement::Builder) -> Res<String> {
     let text = st.text();
     st.build().map_err(|e| usage(format!("statement: {e}")))?;
     Ok(text)
