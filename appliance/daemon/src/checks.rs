@@ -84,8 +84,7 @@ impl MissGate {
         let due = !self.batch.contains(&key)
             && checks
                 .get(&m.signer, &m.check)
-                .and_then(|c| c.due_at().map(|d| (c.last, d)))
-                .is_some_and(|(last, _)| last == m.last);
+                .is_some_and(|c| c.last == m.last && c.due_at().is_some());
         if due {
             Ok(())
         } else {
