@@ -19,8 +19,8 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use vigil_cli::client::{self, Client};
@@ -520,6 +520,8 @@ impl Gen {
 trait Target {
     fn client(&self) -> Client;
     fn cpu(&self) -> Option<Duration>;
+    /// Its URL and the CA certificate (PEM) it is served under.
+    fn endpoint(&self) -> (String, String);
 }
 
 #[derive(Default)]
@@ -547,17 +549,12 @@ impl Outcome {
 }
 
 /// Sends one statement; anything but a new entry is the appliance misbehaving.
-fn send(c: &Client, s: &Signed) {
-    // Check-ins have their own endpoint; everything else here is an alert.
-    let path = if s.0.starts_with(b"checkin/v1\n") {
+/// Check-ins have their own endpoint; everything else here is an alert.
+fn path_of(s: &Signed) -> &'static str {
+    if s.0.starts_with(b"checkin/v1\n") {
         "/v1/checkins"
     } else {
         "/v1/alerts"
-    };
-    let a = c.post(path, &s.0, &s.1).expect("the appliance answers");
-    if a.status != 201 {
-        eprintln!("error: alert refused: {} {}", a.status, a.text());
-        std::process::exit(1);
     }
 }
 
@@ -592,87 +589,214 @@ fn closed_until(
     run_closed(t, conc, work, None)
 }
 
+/// Sends `work` from `conc` connections as fast as each is answered, until the work or the
+/// `limit` ends. The clients are hyper connections with keep-alive over TLS, as tasks of one
+/// thread: the daemon shares this machine with them, and a thread per connection (as the
+/// CLI's blocking client has) cost about as much CPU per request as the daemon itself.
 fn run_closed(t: &impl Target, conc: usize, work: Vec<Signed>, limit: Option<Duration>) -> Outcome {
+    let (url, ca) = t.endpoint();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime");
     let work = Arc::new(work);
     let next = Arc::new(AtomicUsize::new(0));
     let ok = Arc::new(AtomicU64::new(0));
-    let clients: Vec<Client> = (0..conc).map(|_| t.client()).collect();
-    // One request each first: connections and TLS sessions are up before measuring.
-    for c in &clients {
-        let _ = c.get("/healthz");
-    }
-    let cpu0 = t.cpu();
-    let start = Instant::now();
-    let deadline = limit.map(|l| start + l);
-    let threads: Vec<_> = clients
-        .into_iter()
-        .map(|c| {
-            let (work, next, ok) = (work.clone(), next.clone(), ok.clone());
-            std::thread::spawn(move || {
-                loop {
-                    if deadline.is_some_and(|d| Instant::now() >= d) {
-                        break;
+    rt.block_on(async {
+        let tls = fleet::connector(&ca);
+        let mut conns = Vec::with_capacity(conc);
+        // Connections and TLS sessions are up (one request each) before measuring.
+        for _ in 0..conc {
+            let mut c = fleet::Conn::open(&tls, &url).await;
+            c.get("/healthz").await;
+            conns.push(c);
+        }
+        let cpu0 = t.cpu();
+        let start = Instant::now();
+        let deadline = limit.map(|l| start + l);
+        let tasks: Vec<_> = conns
+            .into_iter()
+            .map(|mut c| {
+                let (work, next, ok) = (work.clone(), next.clone(), ok.clone());
+                tokio::spawn(async move {
+                    loop {
+                        if deadline.is_some_and(|d| Instant::now() >= d) {
+                            break;
+                        }
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(s) = work.get(i) else { break };
+                        let (status, body) = c.post(path_of(s), s).await;
+                        if status != 201 {
+                            eprintln!(
+                                "error: alert refused: {status} {}",
+                                String::from_utf8_lossy(&body)
+                            );
+                            std::process::exit(1);
+                        }
+                        ok.fetch_add(1, Ordering::Relaxed);
                     }
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(s) = work.get(i) else { break };
-                    send(&c, s);
-                    ok.fetch_add(1, Ordering::Relaxed);
-                }
+                })
             })
-        })
-        .collect();
-    for th in threads {
-        th.join().expect("client thread");
+            .collect();
+        for task in tasks {
+            task.await.expect("client task");
+        }
+        let took = start.elapsed();
+        let cpu = t.cpu().zip(cpu0).map(|(b, a)| b.saturating_sub(a));
+        Outcome {
+            ok: ok.load(Ordering::Relaxed),
+            took,
+            cpu,
+            latencies: Vec::new(),
+        }
+    })
+}
+
+/// The closed loop's clients: hyper's HTTP/1.1 client connection over tokio-rustls.
+mod fleet {
+    use std::sync::Arc;
+
+    use http_body_util::{BodyExt as _, Full};
+    use hyper::body::Bytes;
+    use hyper::client::conn::http1::SendRequest;
+    use hyper_util::rt::TokioIo;
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    use tokio_rustls::TlsConnector;
+
+    use super::Signed;
+
+    /// Trusts only the appliance's CA.
+    pub fn connector(ca_pem: &str) -> TlsConnector {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+            roots.add(c.expect("CA PEM")).expect("CA certificate");
+        }
+        let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        TlsConnector::from(Arc::new(cfg))
     }
-    let took = start.elapsed();
-    let cpu = t.cpu().zip(cpu0).map(|(b, a)| b.saturating_sub(a));
-    Outcome {
-        ok: ok.load(Ordering::Relaxed),
-        took,
-        cpu,
-        latencies: Vec::new(),
+
+    /// One connection with keep-alive, one request at a time.
+    pub struct Conn {
+        send: SendRequest<Full<Bytes>>,
+        host: String,
+    }
+
+    impl Conn {
+        pub async fn open(tls: &TlsConnector, url: &str) -> Conn {
+            let (host, port) = vigil_cli::trust::host_port(url).expect("https URL");
+            let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+                .await
+                .expect("connect");
+            tcp.set_nodelay(true).expect("nodelay");
+            let name = ServerName::try_from(host.clone()).expect("server name");
+            let stream = tls.connect(name, tcp).await.expect("TLS handshake");
+            let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .expect("HTTP/1.1");
+            tokio::spawn(conn);
+            Conn {
+                send,
+                host: format!("{host}:{port}"),
+            }
+        }
+
+        pub async fn get(&mut self, path: &str) -> u16 {
+            let req = hyper::Request::get(path)
+                .header("host", &self.host)
+                .body(Full::default())
+                .expect("request");
+            self.exchange(req).await.0
+        }
+
+        pub async fn post(&mut self, path: &str, s: &Signed) -> (u16, Bytes) {
+            let mut req = hyper::Request::post(path).header("host", &self.host);
+            for (k, v) in &s.1 {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            let req = req
+                .body(Full::new(Bytes::copy_from_slice(&s.0)))
+                .expect("request");
+            self.exchange(req).await
+        }
+
+        async fn exchange(&mut self, req: hyper::Request<Full<Bytes>>) -> (u16, Bytes) {
+            self.send.ready().await.expect("connection open");
+            let res = self
+                .send
+                .send_request(req)
+                .await
+                .expect("the appliance answers");
+            let status = res.status().as_u16();
+            let body = res.into_body().collect().await.expect("body").to_bytes();
+            (status, body)
+        }
     }
 }
 
 /// Open loop: one alert every 1/rate seconds on a fixed schedule, latency measured from the
-/// scheduled moment (a slow answer delays no later send: no coordinated omission).
+/// scheduled moment (a slow answer delays no later send: no coordinated omission). Eight
+/// connections with keep-alive; each alert goes out on one that is free. The schedule is kept
+/// by a thread of its own (the runtime's timer would round each send up to its next
+/// millisecond, and that lateness would count as the appliance's).
 fn open(t: &impl Target, rate: f64, phase: Duration, mut make: impl FnMut() -> Signed) -> Outcome {
     let n = (rate * phase.as_secs_f64()) as usize;
-    let work = Arc::new((0..n).map(|_| make()).collect::<Vec<_>>());
-    let next = Arc::new(AtomicUsize::new(0));
-    let lat = Arc::new(Mutex::new(Vec::with_capacity(n)));
-    let clients: Vec<Client> = (0..8).map(|_| t.client()).collect();
-    for c in &clients {
-        let _ = c.get("/healthz");
-    }
+    let work: Vec<Signed> = (0..n).map(|_| make()).collect();
+    let (url, ca) = t.endpoint();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    let (free_tx, free) = std::sync::mpsc::channel();
+    rt.block_on(async {
+        let tls = fleet::connector(&ca);
+        for _ in 0..8 {
+            let mut c = fleet::Conn::open(&tls, &url).await;
+            c.get("/healthz").await;
+            free_tx.send(c).expect("pool");
+        }
+    });
     let cpu0 = t.cpu();
     let start = Instant::now() + Duration::from_millis(20);
     let every = Duration::from_secs_f64(1.0 / rate);
-    let threads: Vec<_> = clients
-        .into_iter()
-        .map(|c| {
-            let (work, next, lat) = (work.clone(), next.clone(), lat.clone());
-            std::thread::spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(s) = work.get(i) else { break };
-                    let at = start + every * i as u32;
-                    if let Some(wait) = at.checked_duration_since(Instant::now()) {
-                        std::thread::sleep(wait);
-                    }
-                    send(&c, s);
-                    let l = at.elapsed();
-                    lat.lock().expect("latencies").push(l);
-                }
-            })
-        })
-        .collect();
-    for th in threads {
-        th.join().expect("client thread");
+    let mut answers = Vec::with_capacity(n);
+    for (i, s) in work.into_iter().enumerate() {
+        let at = start + every * i as u32;
+        if let Some(wait) = at.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let mut c: fleet::Conn = free.recv().expect("a free connection");
+        let back = free_tx.clone();
+        answers.push(rt.spawn(async move {
+            let (status, body) = c.post(path_of(&s), &s).await;
+            let took = at.elapsed();
+            let _ = back.send(c);
+            if status != 201 {
+                eprintln!(
+                    "error: alert refused: {status} {}",
+                    String::from_utf8_lossy(&body)
+                );
+                std::process::exit(1);
+            }
+            took
+        }));
     }
+    let mut latencies: Vec<Duration> = rt.block_on(async {
+        let mut l = Vec::with_capacity(n);
+        for a in answers {
+            l.push(a.await.expect("client task"));
+        }
+        l
+    });
     let took = start.elapsed();
     let cpu = t.cpu().zip(cpu0).map(|(b, a)| b.saturating_sub(a));
-    let mut latencies = std::mem::take(&mut *lat.lock().expect("latencies"));
     latencies.sort();
     let o = Outcome {
         ok: n as u64,
@@ -808,6 +932,9 @@ impl Target for Vigild {
     fn client(&self) -> Client {
         Client::new(&self.url, &self.ca).expect("client")
     }
+    fn endpoint(&self) -> (String, String) {
+        (self.url.clone(), self.ca.clone())
+    }
 
     /// utime + stime of the process, from /proc (clock ticks of 10 ms).
     fn cpu(&self) -> Option<Duration> {
@@ -907,6 +1034,10 @@ impl Target for InProcess {
     fn client(&self) -> Client {
         let d = self.daemon.as_ref().expect("running");
         Client::new(&self.url, &d.ca_pem).expect("client")
+    }
+    fn endpoint(&self) -> (String, String) {
+        let d = self.daemon.as_ref().expect("running");
+        (self.url.clone(), d.ca_pem.clone())
     }
     fn cpu(&self) -> Option<Duration> {
         None
