@@ -74,12 +74,14 @@ fn main() {
     // VIGIL_LOAD_ONLY=steady: only the steady 100/s phase, long, for a profiler to attach to.
     match std::env::var("VIGIL_LOAD_ONLY").as_deref() {
         Ok("steady") => {
-            open(&d, 100.0, phase, || sign.keyed());
+            let o = open(&d, 100.0, phase, || sign.keyed());
+            println!("daemon CPU per alert: {:.0} µs", o.cpu_per_alert_us());
             d.stop();
             return;
         }
         Ok("32") => {
-            closed(&d, 32, phase, |_| sign.keyed());
+            let o = closed(&d, 32, phase, |_| sign.keyed());
+            println!("daemon CPU per alert: {:.0} µs", o.cpu_per_alert_us());
             d.stop();
             return;
         }
