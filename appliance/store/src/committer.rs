@@ -1,16 +1,10 @@
 //! Group commit: one writer thread drains a bounded queue and appends whole batches, so N
 //! concurrent submitters share one fsync. A submitter's ticket resolves only after its batch is
 //! durable.
-//!
-//! When nothing is queued and no batch is being written, a submission is committed on the
-//! submitting thread instead, as a batch of one: the usual case at an appliance's rates, where
-//! handing it to the writer thread and its receipt back cost two thread wake-ups, more CPU than
-//! the commit itself on a small machine. Either way one writer at a time holds the gate, so the
-//! log sees the same serial order of batches.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -52,37 +46,10 @@ struct Job {
 /// Called after every batch: entries in it, and how long the commit took.
 pub type CommitHook = Box<dyn Fn(usize, Duration) + Send>;
 
-/// What one writer at a time holds: the gate and the hook, for a batch from the queue or a
-/// submission committed where it was made.
-struct Writer {
-    gate: Box<dyn Gate + Send>,
-    hook: Option<CommitHook>,
-}
-
-/// Submissions waiting for the writer thread. A job leaves it only once the writer thread
-/// holds the writer, so the bound counts everything not yet being written.
-struct Queue {
-    jobs: VecDeque<Job>,
-    /// No more submissions (shutdown): the writer thread drains what is queued and ends.
-    closed: bool,
-}
-
-/// What the submitters and the writer thread share.
-struct Shared {
-    store: Arc<Store>,
-    writer: Mutex<Writer>,
-    queue: Mutex<Queue>,
-    /// Signalled when a job is queued or the queue closes.
-    queued: Condvar,
-    /// Submissions queued or being committed.
-    depth: AtomicUsize,
-    /// When the last batch ended, for persisting after [`PERSIST_WHEN_IDLE`] without writes.
-    last_batch: Mutex<Instant>,
-}
-
 /// The single writer.
 pub struct Committer {
-    shared: Arc<Shared>,
+    tx: Mutex<Option<SyncSender<Job>>>,
+    depth: Arc<AtomicUsize>,
     thread: Mutex<Option<JoinHandle<()>>>,
     capacity: usize,
 }
@@ -104,66 +71,43 @@ impl Committer {
         gate: Box<dyn Gate + Send>,
         hook: Option<CommitHook>,
     ) -> Committer {
-        let shared = Arc::new(Shared {
-            store,
-            writer: Mutex::new(Writer { gate, hook }),
-            queue: Mutex::new(Queue {
-                jobs: VecDeque::new(),
-                closed: false,
-            }),
-            queued: Condvar::new(),
-            depth: AtomicUsize::new(0),
-            last_batch: Mutex::new(Instant::now()),
-        });
-        let s = shared.clone();
+        let (tx, rx) = sync_channel::<Job>(capacity);
+        let depth = Arc::new(AtomicUsize::new(0));
+        let d = depth.clone();
         let thread = std::thread::Builder::new()
             .name("vigil-committer".into())
-            .spawn(move || writer(&s))
+            .spawn(move || writer(store, rx, d, gate, hook))
             .ok();
         Committer {
-            shared,
+            tx: Mutex::new(Some(tx)),
+            depth,
             thread: Mutex::new(thread),
             capacity,
         }
     }
 
-    /// Commits a submission, or queues it for the writer thread; fails at once when the queue
-    /// is full. When nothing is queued and no batch is being written, the submission is
-    /// committed here, on the calling thread, before this returns (its ticket is then already
-    /// resolved): a caller on an async runtime is blocked for one commit.
+    /// Queues a submission; fails at once when the queue is full.
     pub fn submit(&self, sub: Submission) -> Result<Ticket, QueueFull> {
         let (reply, ticket) = oneshot::channel();
-        let job = Job { sub, reply };
-        let shared = &self.shared;
-        let mut queue = shared.lock_queue();
-        if queue.closed {
-            return Err(QueueFull);
-        }
-        if shared.depth.fetch_add(1, Ordering::SeqCst) == 0 {
-            // Nothing queued or being written: unless the writer thread has just taken the
-            // writer (for a persist), this is a batch of one, written here. At most one
-            // submitter at a time does so; every other one queues behind it.
-            if let Ok(mut w) = shared.writer.try_lock() {
-                drop(queue);
-                shared.commit(&mut w, vec![job]);
-                drop(w);
-                shared.depth.fetch_sub(1, Ordering::SeqCst);
-                return Ok(ticket);
+        let tx = self
+            .tx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or(QueueFull)?;
+        self.depth.fetch_add(1, Ordering::SeqCst);
+        match tx.try_send(Job { sub, reply }) {
+            Ok(()) => Ok(ticket),
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.depth.fetch_sub(1, Ordering::SeqCst);
+                Err(QueueFull)
             }
         }
-        if queue.jobs.len() >= self.capacity {
-            shared.depth.fetch_sub(1, Ordering::SeqCst);
-            return Err(QueueFull);
-        }
-        queue.jobs.push_back(job);
-        drop(queue);
-        shared.queued.notify_one();
-        Ok(ticket)
     }
 
     /// Submissions waiting or being committed.
     pub fn depth(&self) -> usize {
-        self.shared.depth.load(Ordering::SeqCst)
+        self.depth.load(Ordering::SeqCst)
     }
 
     /// The queue's bound.
@@ -174,8 +118,12 @@ impl Committer {
     /// Stops taking submissions, commits everything queued, and waits for the writer to finish.
     /// Later submissions are refused as [`QueueFull`].
     pub fn shutdown(&self) {
-        self.shared.lock_queue().closed = true;
-        self.shared.queued.notify_one();
+        drop(
+            self.tx
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
         if let Some(t) = self
             .thread
             .lock()
@@ -193,20 +141,42 @@ impl Drop for Committer {
     }
 }
 
-impl Shared {
-    /// Appends `jobs` as one batch and answers each.
-    fn commit(&self, w: &mut Writer, jobs: Vec<Job>) {
+fn writer(
+    store: Arc<Store>,
+    rx: Receiver<Job>,
+    depth: Arc<AtomicUsize>,
+    mut gate: Box<dyn Gate + Send>,
+    hook: Option<CommitHook>,
+) {
+    // Waits for the first job (persisting the journal if none comes for a while), then takes
+    // whatever else is already waiting.
+    loop {
+        let first = match rx.recv_timeout(PERSIST_WHEN_IDLE) {
+            Ok(j) => j,
+            Err(RecvTimeoutError::Timeout) => {
+                // A failure here is the next batch's to report (the store turns read-only).
+                let _ = store.persist();
+                match rx.recv() {
+                    Ok(j) => j,
+                    Err(_) => break,
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
         let n = jobs.len();
         let (subs, replies): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.sub, j.reply)).unzip();
         let started = Instant::now();
-        let result = self.store.append_batch_gated(subs, w.gate.as_mut());
-        if let Some(h) = &w.hook {
+        let result = store.append_batch_gated(subs, gate.as_mut());
+        if let Some(h) = &hook {
             h(n, started.elapsed());
         }
-        *self
-            .last_batch
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
         match result {
             Ok(outcomes) => {
                 for (reply, o) in replies.into_iter().zip(outcomes) {
@@ -223,72 +193,7 @@ impl Shared {
                 }
             }
         }
+        depth.fetch_sub(n, Ordering::SeqCst);
     }
-
-    /// How long ago the last batch ended.
-    fn idle_for(&self) -> Duration {
-        self.last_batch
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .elapsed()
-    }
-
-    fn lock_writer(&self) -> MutexGuard<'_, Writer> {
-        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn lock_queue(&self) -> MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-fn writer(shared: &Shared) {
-    // Waits for a job, takes the writer (a submitter may be writing its own), then takes
-    // everything queued as one batch. A second without a batch (here or on a submitter's
-    // thread) makes what the journal holds durable in redb.
-    loop {
-        let mut queue = shared.lock_queue();
-        while queue.jobs.is_empty() && !queue.closed {
-            let idle = shared.idle_for();
-            if idle >= PERSIST_WHEN_IDLE {
-                drop(queue);
-                {
-                    let _w = shared.lock_writer();
-                    // A failure here is the next batch's to report (the store turns read-only).
-                    let _ = shared.store.persist();
-                }
-                queue = shared.lock_queue();
-                if !queue.jobs.is_empty() || queue.closed {
-                    break;
-                }
-                queue = shared
-                    .queued
-                    .wait_timeout(queue, PERSIST_WHEN_IDLE)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
-            } else {
-                queue = shared
-                    .queued
-                    .wait_timeout(queue, PERSIST_WHEN_IDLE - idle)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
-            }
-        }
-        if queue.jobs.is_empty() {
-            break; // closed and drained
-        }
-        drop(queue);
-        let mut w = shared.lock_writer();
-        let jobs: Vec<Job> = {
-            let mut queue = shared.lock_queue();
-            let n = queue.jobs.len().min(MAX_BATCH);
-            queue.jobs.drain(..n).collect()
-        };
-        let n = jobs.len();
-        shared.commit(&mut w, jobs);
-        drop(w);
-        shared.depth.fetch_sub(n, Ordering::SeqCst);
-    }
-    let _w = shared.lock_writer();
-    let _ = shared.store.persist();
+    let _ = store.persist();
 }

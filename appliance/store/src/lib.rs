@@ -2,8 +2,8 @@
 //!
 //! One redb write transaction per batch holds the entries, their stored tree hashes, the new
 //! head, every index, and the checkpoint signed for that head; nothing is ever rewritten or
-//! deleted. One writer at a time ([`Committer`]): a queue drained as batches so concurrent
-//! submitters share one fsync, or a lone submission committed on its own thread. At open, a self-check rebuilds the tree from the entries and compares every stored hash,
+//! deleted. A single writer ([`Committer`]) drains a queue so concurrent submitters share one
+//! fsync. At open, a self-check rebuilds the tree from the entries and compares every stored hash,
 //! the head and the last checkpoint (or, quickly, what changed since the last full check, with
 //! the full check owed: `check.rs`); on any mismatch the store serves reads only and says why.
 //! The byte-level format is in `docs/format.md`.

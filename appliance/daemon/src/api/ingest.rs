@@ -155,8 +155,6 @@ async fn ingest(s: &Arc<AppState>, req: Request, ep: Endpoint) -> ApiResult<(Sta
         );
     }
     check_content(s, &sub.verified)?;
-    // When nothing is queued, this commits the statement right here as a batch of one,
-    // holding this worker for one commit (one worker at most: the others queue meanwhile).
     let ticket = s.committer.submit(sub).map_err(|QueueFull| {
         ApiError::new(Code::Overloaded, "the ingest queue is full").with_retry(1)
     })?;
