@@ -214,6 +214,11 @@ fn main() {
         c32.cpu_per_alert_us()
     );
     println!(
+        "| the clients' own CPU per alert, concurrency 32 (this process) | {:.0} µs | {:.2} × the daemon's | |",
+        c32.own_cpu_per_alert_us(),
+        c32.own_cpu_per_alert_us() / c32.cpu_per_alert_us()
+    );
+    println!(
         "| daemon CPU per alert, steady 100/s (one commit each) | {:.0} µs | {:.1} × one raw append + fdatasync ({:.0} µs); {:.1} × the same paced at 100/s ({:.0} µs) | ≤ 300 µs |",
         steady.cpu_per_alert_us(),
         steady.cpu_per_alert_us() / (sync.cpu.as_secs_f64() * 1e6),
@@ -404,6 +409,14 @@ fn stat_cpu(stat: &str) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
+/// This process's CPU time (utime + stime).
+fn process_cpu() -> Duration {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| stat_cpu(&s))
+        .unwrap_or_default()
+}
+
 fn thread_cpu() -> Duration {
     std::fs::read_to_string("/proc/thread-self/stat")
         .ok()
@@ -531,12 +544,18 @@ struct Outcome {
     ok: u64,
     took: Duration,
     cpu: Option<Duration>,
+    /// This process's CPU over the phase: the clients' own cost (and the daemon's too, when it
+    /// runs in this process).
+    own_cpu: Duration,
     latencies: Vec<Duration>,
 }
 
 impl Outcome {
     fn rate(&self) -> f64 {
         self.ok as f64 / self.took.as_secs_f64()
+    }
+    fn own_cpu_per_alert_us(&self) -> f64 {
+        self.own_cpu.as_secs_f64() * 1e6 / self.ok.max(1) as f64
     }
     fn cpu_per_alert_us(&self) -> f64 {
         self.cpu
@@ -614,6 +633,7 @@ fn run_closed(t: &impl Target, conc: usize, work: Vec<Signed>, limit: Option<Dur
             conns.push(c);
         }
         let cpu0 = t.cpu();
+        let own0 = process_cpu();
         let start = Instant::now();
         let deadline = limit.map(|l| start + l);
         let tasks: Vec<_> = conns
@@ -649,6 +669,7 @@ fn run_closed(t: &impl Target, conc: usize, work: Vec<Signed>, limit: Option<Dur
             ok: ok.load(Ordering::Relaxed),
             took,
             cpu,
+            own_cpu: process_cpu().saturating_sub(own0),
             latencies: Vec::new(),
         }
     })
@@ -766,6 +787,7 @@ fn open(t: &impl Target, rate: f64, phase: Duration, mut make: impl FnMut() -> S
         }
     });
     let cpu0 = t.cpu();
+    let own0 = process_cpu();
     let start = Instant::now() + Duration::from_millis(20);
     let every = Duration::from_secs_f64(1.0 / rate);
     let mut answers = Vec::with_capacity(n);
@@ -804,6 +826,7 @@ fn open(t: &impl Target, rate: f64, phase: Duration, mut make: impl FnMut() -> S
         ok: n as u64,
         took,
         cpu,
+        own_cpu: process_cpu().saturating_sub(own0),
         latencies,
     };
     println!(
