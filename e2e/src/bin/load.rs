@@ -409,19 +409,18 @@ fn stat_cpu(stat: &str) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
-/// This process's CPU time (utime + stime).
+/// utime + stime from a /proc `stat` file (clock ticks of 10 ms).
+fn cpu_from(stat_file: &str) -> Option<Duration> {
+    stat_cpu(&std::fs::read_to_string(stat_file).ok()?)
+}
+
+/// This process's CPU time.
 fn process_cpu() -> Duration {
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| stat_cpu(&s))
-        .unwrap_or_default()
+    cpu_from("/proc/self/stat").unwrap_or_default()
 }
 
 fn thread_cpu() -> Duration {
-    std::fs::read_to_string("/proc/thread-self/stat")
-        .ok()
-        .and_then(|s| stat_cpu(&s))
-        .unwrap_or_default()
+    cpu_from("/proc/thread-self/stat").unwrap_or_default()
 }
 
 /// 4 KiB appends, each followed by fdatasync, on the file system of `dir`, back to back.
@@ -533,7 +532,6 @@ impl Gen {
 
 /// Something the clients can reach, with the daemon's CPU time if it is a process of its own.
 trait Target {
-    fn client(&self) -> Client;
     fn cpu(&self) -> Option<Duration>;
     /// Its URL and the CA certificate (PEM) it is served under.
     fn endpoint(&self) -> (String, String);
@@ -569,7 +567,6 @@ impl Outcome {
     }
 }
 
-/// Sends one statement; anything but a new entry is the appliance misbehaving.
 /// Check-ins have their own endpoint; everything else here is an alert.
 fn path_of(s: &Signed) -> &'static str {
     if s.0.starts_with(b"checkin/v1\n") {
@@ -624,14 +621,7 @@ fn run_closed(t: &impl Target, conc: usize, work: Vec<Signed>, limit: Option<Dur
     let next = Arc::new(AtomicUsize::new(0));
     let ok = Arc::new(AtomicU64::new(0));
     rt.block_on(async {
-        let tls = fleet::connector(&ca);
-        let mut conns = Vec::with_capacity(conc);
-        // Connections and TLS sessions are up (one request each) before measuring.
-        for _ in 0..conc {
-            let mut c = fleet::Conn::open(&tls, &url).await;
-            c.get("/healthz").await;
-            conns.push(c);
-        }
+        let conns = fleet::connect(&url, &ca, conc).await;
         let cpu0 = t.cpu();
         let own0 = process_cpu();
         let start = Instant::now();
@@ -647,14 +637,7 @@ fn run_closed(t: &impl Target, conc: usize, work: Vec<Signed>, limit: Option<Dur
                         }
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(s) = work.get(i) else { break };
-                        let (status, body) = c.post(path_of(s), s).await;
-                        if status != 201 {
-                            eprintln!(
-                                "error: alert refused: {status} {}",
-                                String::from_utf8_lossy(&body)
-                            );
-                            std::process::exit(1);
-                        }
+                        c.send(s).await;
                         ok.fetch_add(1, Ordering::Relaxed);
                     }
                 })
@@ -687,10 +670,23 @@ mod fleet {
     use rustls::pki_types::{CertificateDer, ServerName};
     use tokio_rustls::TlsConnector;
 
-    use super::Signed;
+    use super::{Signed, path_of};
+
+    /// `n` connections to `url`, each with one request answered (connection and TLS session up
+    /// before anything is measured).
+    pub async fn connect(url: &str, ca_pem: &str, n: usize) -> Vec<Conn> {
+        let tls = connector(ca_pem);
+        let mut conns = Vec::with_capacity(n);
+        for _ in 0..n {
+            let mut c = Conn::open(&tls, url).await;
+            c.get("/healthz").await;
+            conns.push(c);
+        }
+        conns
+    }
 
     /// Trusts only the appliance's CA.
-    pub fn connector(ca_pem: &str) -> TlsConnector {
+    fn connector(ca_pem: &str) -> TlsConnector {
         let mut roots = rustls::RootCertStore::empty();
         for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
             roots.add(c.expect("CA PEM")).expect("CA certificate");
@@ -712,7 +708,7 @@ mod fleet {
     }
 
     impl Conn {
-        pub async fn open(tls: &TlsConnector, url: &str) -> Conn {
+        async fn open(tls: &TlsConnector, url: &str) -> Conn {
             let (host, port) = vigil_cli::trust::host_port(url).expect("https URL");
             let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
                 .await
@@ -730,23 +726,31 @@ mod fleet {
             }
         }
 
-        pub async fn get(&mut self, path: &str) -> u16 {
+        async fn get(&mut self, path: &str) {
             let req = hyper::Request::get(path)
                 .header("host", &self.host)
                 .body(Full::default())
                 .expect("request");
-            self.exchange(req).await.0
+            self.exchange(req).await;
         }
 
-        pub async fn post(&mut self, path: &str, s: &Signed) -> (u16, Bytes) {
-            let mut req = hyper::Request::post(path).header("host", &self.host);
+        /// Sends one statement; anything but a new entry is the appliance misbehaving.
+        pub async fn send(&mut self, s: &Signed) {
+            let mut req = hyper::Request::post(path_of(s)).header("host", &self.host);
             for (k, v) in &s.1 {
                 req = req.header(k.as_str(), v.as_str());
             }
             let req = req
                 .body(Full::new(Bytes::copy_from_slice(&s.0)))
                 .expect("request");
-            self.exchange(req).await
+            let (status, body) = self.exchange(req).await;
+            if status != 201 {
+                eprintln!(
+                    "error: alert refused: {status} {}",
+                    String::from_utf8_lossy(&body)
+                );
+                std::process::exit(1);
+            }
         }
 
         async fn exchange(&mut self, req: hyper::Request<Full<Bytes>>) -> (u16, Bytes) {
@@ -778,14 +782,9 @@ fn open(t: &impl Target, rate: f64, phase: Duration, mut make: impl FnMut() -> S
         .build()
         .expect("client runtime");
     let (free_tx, free) = std::sync::mpsc::channel();
-    rt.block_on(async {
-        let tls = fleet::connector(&ca);
-        for _ in 0..8 {
-            let mut c = fleet::Conn::open(&tls, &url).await;
-            c.get("/healthz").await;
-            free_tx.send(c).expect("pool");
-        }
-    });
+    for c in rt.block_on(fleet::connect(&url, &ca, 8)) {
+        free_tx.send(c).expect("pool");
+    }
     let cpu0 = t.cpu();
     let own0 = process_cpu();
     let start = Instant::now() + Duration::from_millis(20);
@@ -799,16 +798,9 @@ fn open(t: &impl Target, rate: f64, phase: Duration, mut make: impl FnMut() -> S
         let mut c: fleet::Conn = free.recv().expect("a free connection");
         let back = free_tx.clone();
         answers.push(rt.spawn(async move {
-            let (status, body) = c.post(path_of(&s), &s).await;
+            c.send(&s).await;
             let took = at.elapsed();
             let _ = back.send(c);
-            if status != 201 {
-                eprintln!(
-                    "error: alert refused: {status} {}",
-                    String::from_utf8_lossy(&body)
-                );
-                std::process::exit(1);
-            }
             took
         }));
     }
@@ -953,18 +945,21 @@ impl Vigild {
     }
 }
 
-impl Target for Vigild {
+impl Vigild {
+    /// The CLI's blocking client (the audit phases read through it, as `vigil log audit` does).
     fn client(&self) -> Client {
         Client::new(&self.url, &self.ca).expect("client")
     }
+}
+
+impl Target for Vigild {
     fn endpoint(&self) -> (String, String) {
         (self.url.clone(), self.ca.clone())
     }
 
     /// utime + stime of the process, from /proc (clock ticks of 10 ms).
     fn cpu(&self) -> Option<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
-        stat_cpu(&stat)
+        cpu_from(&format!("/proc/{}/stat", self.child.id()))
     }
 }
 
@@ -1056,10 +1051,6 @@ impl InProcess {
 }
 
 impl Target for InProcess {
-    fn client(&self) -> Client {
-        let d = self.daemon.as_ref().expect("running");
-        Client::new(&self.url, &d.ca_pem).expect("client")
-    }
     fn endpoint(&self) -> (String, String) {
         let d = self.daemon.as_ref().expect("running");
         (self.url.clone(), d.ca_pem.clone())
