@@ -86,6 +86,34 @@ fn post(url: &str, body: &str, auth: Option<&str>) -> (u16, String) {
     (status, r.body_mut().read_to_string().unwrap_or_default())
 }
 
+/// Sends only the head of a POST declaring `length` bytes of body and reads the answer: (its
+/// text, how long it took).
+fn declared(port: u16, length: usize, auth: Option<&str>) -> (String, Duration) {
+    use std::io::{Read as _, Write as _};
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).expect("reachable");
+    let bearer = auth.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        tcp,
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{bearer}Content-Length: {length}\r\n\r\n"
+    )
+    .expect("write");
+    let start = Instant::now();
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = tcp.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+        if out.ends_with(b"}") {
+            break;
+        }
+    }
+    (String::from_utf8_lossy(&out).into_owned(), start.elapsed())
+}
+
 fn alertmanager(dir: &Path, port: u16, webhook: u16) -> Killed {
     let cfg = dir.join("alertmanager.yml");
     std::fs::write(
@@ -282,11 +310,27 @@ fn the_bridge_refuses_what_it_must() {
     let pending =
         r#"{"version":"4","alerts":[{"status":"pending","startsAt":"x","fingerprint":"f"}]}"#;
     assert_eq!(post(&url, pending, auth).0, 400);
+    // A body a little over the bound, written whole: the client reads the 413 (the bridge
+    // drains it first; answering mid-write would reset the connection under the client).
     let huge = format!(
         r#"{{"version":"4","alerts":[],"pad":"{}"}}"#,
         "x".repeat(2 << 20)
     );
-    assert_eq!(post(&url, &huge, auth).0, 413);
+    for _ in 0..5 {
+        assert_eq!(post(&url, &huge, auth).0, 413);
+    }
+    // Far over the bound, declared: refused on the header, the body not waited for.
+    let (answer, took) = declared(port, 64 << 20, auth);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains(r#""error":"too_large""#), "{answer}");
+    assert!(
+        took < Duration::from_secs(5),
+        "answered after {took:?}: it waited for a body it should refuse"
+    );
+    // Without the token nothing is read either: refused before the body.
+    let (answer, took) = declared(port, 1 << 20, None);
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(took < Duration::from_secs(5), "answered after {took:?}");
     assert_eq!(a.log_size(), before, "nothing logged");
 }
 

@@ -14,8 +14,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::body::{Body, Bytes};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -62,7 +62,6 @@ pub(crate) fn run(ctx: &Ctx, listen: SocketAddr, token_file: Option<&Path>) -> R
     });
     let app = Router::new()
         .route("/", axum::routing::post(notify))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(bridge);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -125,7 +124,43 @@ fn answer(status: StatusCode, body: serde_json::Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-async fn notify(State(b): State<Arc<Bridge>>, headers: HeaderMap, body: Bytes) -> Response {
+/// A declared body up to this many times [`MAX_BODY`] is read and dropped before the 413.
+const DRAIN_FACTOR: u64 = 4;
+
+/// The body, once the token is checked: a declared `Content-Length` over [`MAX_BODY`] is refused
+/// without being buffered, a chunked body when it grows over it. A body a little over is read and
+/// dropped first, so the client (still writing) reads the 413 and not a reset connection; one far
+/// over is not waited for.
+async fn body_within_bound(headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
+    let too_large = || {
+        answer(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            json!({"error": "too_large", "detail": format!("the notification is over {MAX_BODY} bytes")}),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(n) = declared.filter(|n| *n > MAX_BODY as u64) {
+        if n <= DRAIN_FACTOR * MAX_BODY as u64 {
+            let _ = axum::body::to_bytes(body, DRAIN_FACTOR as usize * MAX_BODY).await;
+        }
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
+        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
+            too_large()
+        } else {
+            answer(
+                StatusCode::BAD_REQUEST,
+                json!({"error": "malformed", "detail": "the body could not be read (broken off or badly framed)"}),
+            )
+        }
+    })
+}
+
+async fn notify(State(b): State<Arc<Bridge>>, headers: HeaderMap, body: Body) -> Response {
     if let Some(token) = &b.token {
         let given = headers
             .get(header::AUTHORIZATION)
@@ -139,6 +174,10 @@ async fn notify(State(b): State<Arc<Bridge>>, headers: HeaderMap, body: Bytes) -
             );
         }
     }
+    let body = match body_within_bound(&headers, body).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
     let n = match bridge::parse(&body) {
         Ok(n) => n,
         Err(e) => {
