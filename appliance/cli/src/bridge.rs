@@ -229,9 +229,9 @@ impl Sent {
             return Ok(text);
         }
         let text = statement(origin, now, a)?;
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, &text)
-            .and_then(|()| std::fs::rename(&tmp, &path))
+        // On disk before it is sent: after a crash the retry sends these bytes again (the
+        // appliance answers with the entry it logged), not a second statement.
+        crate::write_durably(&path, text.as_bytes())
             .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(text)
     }

@@ -187,7 +187,7 @@ pub fn run(
         kept.extend_from_slice(&(e.bytes().len() as u32).to_be_bytes());
         kept.extend_from_slice(e.bytes());
     }
-    std::fs::write(state.enrolments_path(), &kept).map_err(local)?;
+    crate::write_durably(&state.enrolments_path(), &kept).map_err(local)?;
     // The tiles above level 0 that this run must authenticate (full ones wholly inside the
     // prefix were authenticated by the run that verified it); level-0 tiles come with their
     // bundles below.
@@ -358,7 +358,9 @@ pub fn run(
             }
         }
     }
-    std::fs::write(state.checkpoint_path(), &note).map_err(local)?;
+    // Remembered only now that the leaves and enrolments it vouches for are on disk, and whole:
+    // a crash leaves the previous checkpoint (and with it the rollback check), never a torn one.
+    crate::write_durably(&state.checkpoint_path(), note.as_bytes()).map_err(local)?;
     Ok(Report {
         checkpoint: cp.clone(),
         verified_now: todo,
