@@ -163,7 +163,8 @@ pub(crate) struct CheckinArgs {
         conflicts_with = "schedule"
     )]
     pub(crate) every: Option<String>,
-    /// When the job runs: five cron fields (minute hour day-of-month month day-of-week).
+    /// When the job runs: five cron fields (minute hour day-of-month month day-of-week), as a
+    /// crontab line says them (`@daily`, `MON-FRI` and `JAN` are taken and signed as numbers).
     #[arg(long)]
     pub(crate) schedule: Option<String>,
     /// The schedule's time zone (IANA name; default UTC).

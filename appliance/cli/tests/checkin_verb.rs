@@ -69,6 +69,35 @@ fn without_a_command_one_ok_is_sent() {
 }
 
 #[test]
+fn a_crontab_schedule_is_signed_in_its_one_spelling() {
+    let a = Appliance::start();
+    let h = trusted(&a);
+    let src = key_file(&h, &a, SOURCE).display().to_string();
+    ok(&checkin(
+        &h,
+        &a,
+        &src,
+        &["backup", "--schedule", "30  2 * * MON-FRI", "--tz", "UTC"],
+    ));
+    ok(&checkin(&h, &a, &src, &["rotate", "--schedule", "@daily"]));
+    let c = checkins(&a);
+    assert_eq!(c.len(), 2);
+    assert!(c[0].contains("schedule: 30 2 * * 1-5\n"), "{}", c[0]);
+    assert!(c[1].contains("schedule: 0 0 * * *\n"), "{}", c[1]);
+    // What no crontab takes either is refused here, exit 2, and nothing is logged.
+    for bad in ["@reboot", "0 3 * * MONDAY"] {
+        let o = checkin(&h, &a, &src, &["rotate", "--schedule", bad]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).contains("--schedule"),
+            "{}",
+            text(&o.stderr)
+        );
+    }
+    assert_eq!(checkins(&a).len(), 2);
+}
+
+#[test]
 fn a_command_runs_between_start_and_its_result_and_its_exit_status_is_passed_on() {
     let a = Appliance::start();
     let h = trusted(&a);

@@ -26,6 +26,7 @@ const KEEP_OUTPUT: usize = 8192;
 
 /// Runs the verb; returns the process exit status.
 pub(crate) fn run(ctx: &Ctx, a: &CheckinArgs) -> Res<u8> {
+    let a = &with_canonical_schedule(a)?;
     let (name, key) = ctx.signing_key()?;
     let origin = ctx.vkey()?.name().to_owned();
     let statement = |status: &str, exit: Option<i32>, body: &str| -> Res<String> {
@@ -78,6 +79,18 @@ pub(crate) fn run(ctx: &Ctx, a: &CheckinArgs) -> Res<u8> {
 /// The exit status `vigil` passes on: the command's code, or 128 + the signal that ended it.
 fn code_of(code: Option<i32>) -> u8 {
     code.map_or(128 + 9, |c| (c & 0xff) as u8)
+}
+
+/// The arguments with `--schedule` in the one spelling a statement takes: a crontab line's
+/// `@daily` or `0 3 * * MON-FRI` is signed as `0 0 * * *` or `0 3 * * 1-5`.
+fn with_canonical_schedule(a: &CheckinArgs) -> Res<CheckinArgs> {
+    let mut a = a.clone();
+    if let Some(s) = &a.schedule {
+        let canonical = vigil_core::checkin::canonical_schedule(s)
+            .map_err(|e| usage(format!("--schedule {s:?}: {e}")))?;
+        a.schedule = Some(canonical);
+    }
+    Ok(a)
 }
 
 /// A check-in that could not be sent is a message, never the job's failure.

@@ -3,7 +3,9 @@
 //!
 //! Each field is `*` or a comma-separated list of `N`, `A-B`, `*/S` or `A-B/S`. Day of week is
 //! 0–7 (0 and 7 are Sunday). As in Vixie cron, when both day fields are restricted a day matches
-//! if either does. Names (`MON`, `JAN`) and the `@daily` forms are not taken: one spelling each.
+//! if either does. Names (`MON`, `JAN`) and the `@daily` forms are not taken: one spelling each,
+//! in what is signed and logged. [`canonical`] turns what a crontab line may say into that
+//! spelling, for the client that builds the statement.
 //!
 //! Occurrences are wall-clock times in the zone. A time that a daylight-saving change skips is
 //! taken as the same wall time after the change (02:30 on a night that jumps from 02:00 to 03:00
@@ -135,6 +137,77 @@ impl Cron {
     }
 }
 
+/// The `@` shorthands a crontab takes, as five fields (`@reboot` names no time and is refused).
+const SHORTHANDS: [(&str, &str); 7] = [
+    ("@hourly", "0 * * * *"),
+    ("@daily", "0 0 * * *"),
+    ("@midnight", "0 0 * * *"),
+    ("@weekly", "0 0 * * 0"),
+    ("@monthly", "0 0 1 * *"),
+    ("@yearly", "0 0 1 1 *"),
+    ("@annually", "0 0 1 1 *"),
+];
+
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
+const WEEKDAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+
+/// `s` in the one spelling a statement takes: an `@` shorthand (`@hourly`, `@daily` or
+/// `@midnight`, `@weekly`, `@monthly`, `@yearly` or `@annually`) as its five fields; month and
+/// weekday names (`JAN`–`DEC`, `SUN`–`SAT`, in any case, in lists and ranges too) as numbers;
+/// fields separated by one space, whatever run of blanks a crontab line had. The result is
+/// checked as [`Cron::parse`] checks it.
+pub fn canonical(s: &str) -> Result<String, CronError> {
+    let s = s.trim();
+    let out = if s.starts_with('@') {
+        SHORTHANDS
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(s))
+            .map(|(_, fields)| (*fields).to_owned())
+            .ok_or_else(|| CronError::Field {
+                field: "shorthand",
+                value: s.chars().take(32).collect(),
+                why: "not one of @hourly @daily @midnight @weekly @monthly @yearly @annually",
+            })?
+    } else {
+        let fields: Vec<&str> = s.split_ascii_whitespace().collect();
+        if fields.len() != 5 {
+            return Err(CronError::Fields(fields.len()));
+        }
+        let month = numbered(fields[3], &MONTHS, 1);
+        let weekday = numbered(fields[4], &WEEKDAYS, 0);
+        [fields[0], fields[1], fields[2], &month, &weekday].join(" ")
+    };
+    Cron::parse(&out)?;
+    Ok(out)
+}
+
+/// `field` with every word that is one of `names` (in any case) replaced by its position plus
+/// `first`; other words are left for [`Cron::parse`] to refuse.
+fn numbered(field: &str, names: &[&str], first: usize) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut rest = field;
+    while !rest.is_empty() {
+        let word_len = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
+        if word_len == 0 {
+            let c = rest.chars().next().unwrap_or_default();
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+            continue;
+        }
+        let (word, after) = rest.split_at(word_len);
+        match names.iter().position(|n| n.eq_ignore_ascii_case(word)) {
+            Some(i) => out.push_str(&(i + first).to_string()),
+            None => out.push_str(word),
+        }
+        rest = after;
+    }
+    out
+}
+
 /// The bits of one field.
 fn field_bits(s: &str, lo: u8, hi: u8) -> Result<u64, &'static str> {
     let mut bits = 0u64;
@@ -194,6 +267,51 @@ mod tests {
             .next_after(at(after), &tz(zone))
             .expect("occurs")
             .to_string()
+    }
+
+    #[test]
+    fn a_crontab_line_gets_its_one_spelling() {
+        let c = |s: &str| canonical(s).expect(s);
+        assert_eq!(c("@daily"), "0 0 * * *");
+        assert_eq!(c("@MIDNIGHT"), "0 0 * * *");
+        assert_eq!(c("@hourly"), "0 * * * *");
+        assert_eq!(c("@weekly"), "0 0 * * 0");
+        assert_eq!(c("@monthly"), "0 0 1 * *");
+        assert_eq!(c("@annually"), c("@yearly"));
+        assert_eq!(c("0 3 * * MON-FRI"), "0 3 * * 1-5");
+        assert_eq!(c("0 3 * * sun,Sat"), "0 3 * * 0,6");
+        assert_eq!(c("*/15 9-17 1 jan-MAR/2 *"), "*/15 9-17 1 1-3/2 *");
+        assert_eq!(c("30\t2  * *   *"), "30 2 * * *");
+        // What is already canonical stays as it is, byte for byte.
+        assert_eq!(c("30 2 * * 1-5"), "30 2 * * 1-5");
+        // The result is what the appliance reads, and means the same.
+        assert_eq!(
+            Cron::parse(&c("0 3 * * MON-FRI")),
+            Cron::parse("0 3 * * 1-5")
+        );
+    }
+
+    #[test]
+    fn what_a_crontab_would_not_take_stays_refused() {
+        for bad in [
+            "@reboot",
+            "@every 5m",
+            "0 3 * * MONDAY",
+            "0 3 * JAN MON-XYZ",
+            "0 3 * * MAR",
+            "0 3 jan * *",
+            "0 3 * *",
+            "0 3 31 FEB *",
+        ] {
+            assert!(canonical(bad).is_err(), "{bad} was taken");
+        }
+        assert!(matches!(
+            canonical("@reboot"),
+            Err(CronError::Field {
+                field: "shorthand",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-pub use cron::{Cron, CronError};
+pub use cron::{Cron, CronError, canonical as canonical_schedule};
 
 use crate::Severity;
 use crate::statement::valid_name;
