@@ -315,6 +315,23 @@ pub fn write_key(prov: &Path, sub: &str, name: &str, key: &SigningKey) {
     std::fs::write(d.join(format!("{name}.pub")), format!("{line}\n")).expect("write pub");
 }
 
+/// A raw HTTP answer read from `r` until the peer closes, a read fails (the socket's timeout),
+/// or a JSON body has ended (every error body ends with `}`).
+pub fn read_answer(r: &mut impl std::io::Read) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = r.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+        if out.ends_with(b"}") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// chmod.
 pub fn set_mode(p: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt as _;

@@ -132,19 +132,8 @@ fn exchange(a: &Appliance, request: &[u8], limit: Duration) -> (String, Duration
         .expect("write");
     let start = Instant::now();
     tcp.set_read_timeout(Some(limit)).expect("timeout");
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    // Until the answer's body has arrived (the error bodies end with `}`), EOF or the limit.
-    while let Ok(n) = rustls::Stream::new(&mut conn, &mut tcp).read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        out.extend_from_slice(&buf[..n]);
-        if out.ends_with(b"}") {
-            break;
-        }
-    }
-    (String::from_utf8_lossy(&out).into_owned(), start.elapsed())
+    let answer = vigil_e2e::read_answer(&mut rustls::Stream::new(&mut conn, &mut tcp));
+    (answer, start.elapsed())
 }
 
 /// The JSON error of a raw HTTP answer: (status line, `error` code).

@@ -89,7 +89,7 @@ fn post(url: &str, body: &str, auth: Option<&str>) -> (u16, String) {
 /// Sends only the head of a POST declaring `length` bytes of body and reads the answer: (its
 /// text, how long it took).
 fn declared(port: u16, length: usize, auth: Option<&str>) -> (String, Duration) {
-    use std::io::{Read as _, Write as _};
+    use std::io::Write as _;
     let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).expect("reachable");
     let bearer = auth.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     write!(
@@ -100,18 +100,7 @@ fn declared(port: u16, length: usize, auth: Option<&str>) -> (String, Duration) 
     let start = Instant::now();
     tcp.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    while let Ok(n) = tcp.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        out.extend_from_slice(&buf[..n]);
-        if out.ends_with(b"}") {
-            break;
-        }
-    }
-    (String::from_utf8_lossy(&out).into_owned(), start.elapsed())
+    (vigil_e2e::read_answer(&mut tcp), start.elapsed())
 }
 
 fn alertmanager(dir: &Path, port: u16, webhook: u16) -> Killed {
