@@ -2,11 +2,12 @@
 //! that records a `missed/v1` when one passes.
 //!
 //! The fold ([`fold`]) is core's [`Checks`]: rebuilt at start from the check entries (found
-//! through `by_kind`), then kept by the commit callback. The task looks every second; it writes
-//! nothing while the appliance clock is not synchronised (a deadline against a wrong clock would
-//! be a false alarm or a silent one), and the gate refuses a miss that is no longer due when it
-//! reaches the log (its check checked in since, or the miss is already recorded), so a replay of
-//! the log gives the same verdicts.
+//! through `by_kind`), then kept by the commit callback, with an index by due time (a look costs
+//! what changed since the last and what is due, not a pass over every check). The task looks
+//! every second; it writes nothing while the appliance clock is not synchronised (a deadline
+//! against a wrong clock would be a false alarm or a silent one), and the gate refuses a miss
+//! that is no longer due when it reaches the log (its check checked in since, or the miss is
+//! already recorded), so a replay of the log gives the same verdicts.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -150,7 +151,7 @@ pub async fn record_due(st: &AppState) -> usize {
     }
     let now_ms = st.clock.now_ms();
     let due: Vec<(Miss, Check)> = {
-        let checks = lock(&st.checks);
+        let mut checks = lock(&st.checks);
         checks
             .due(now_ms)
             .into_iter()

@@ -25,7 +25,7 @@
 
 mod cron;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -378,10 +378,28 @@ impl Check {
     }
 }
 
-/// Every check, by (signer, check name).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// A check's key: (signer, check name).
+type Key = (String, String);
+
+/// Every check, by (signer, check name), with an index of when each is next due to be missed
+/// (derived: a check's due time depends only on its own state, so it is computed again only
+/// when that changes, at the next look; a look costs O(log n) plus the checks it finds due).
+#[derive(Debug, Clone, Default)]
 pub struct Checks {
-    checks: BTreeMap<(String, String), Check>,
+    checks: BTreeMap<Key, Check>,
+    /// (due at, key) of every check that can be missed, earliest first.
+    by_due: BTreeSet<(u64, Key)>,
+    /// The time each check is in `by_due` under.
+    indexed: HashMap<Key, u64>,
+    /// Checks changed since `by_due` was last brought up to date.
+    stale: BTreeSet<Key>,
+}
+
+impl PartialEq for Checks {
+    /// The same checks (the index is derived from them).
+    fn eq(&self, other: &Self) -> bool {
+        self.checks == other.checks
+    }
 }
 
 /// A check shown as an alert: failed or missed since its last `ok`.
@@ -406,6 +424,7 @@ impl Checks {
     pub fn checkin(&mut self, index: u64, at_ms: u64, signer: &str, c: CheckIn) {
         let key = (signer.to_owned(), c.check.clone());
         let status = c.status;
+        self.stale.insert(key.clone());
         let check = self.checks.entry(key).or_insert_with(|| Check {
             spec: c.clone(),
             base_ms: at_ms,
@@ -438,7 +457,7 @@ impl Checks {
 
     /// Folds a recorded miss (a `missed/v1` entry at `index`).
     pub fn missed(&mut self, index: u64, signer: &str, check: &str) {
-        if let Some(c) = self.checks.get_mut(&(signer.to_owned(), check.to_owned())) {
+        if let Some(c) = self.changing(signer, check) {
             c.missed = Some(index);
             c.reported = true;
         }
@@ -446,14 +465,37 @@ impl Checks {
 
     /// Folds a pause: no misses until the check's next check-in.
     pub fn pause(&mut self, signer: &str, check: &str) {
-        if let Some(c) = self.checks.get_mut(&(signer.to_owned(), check.to_owned())) {
+        if let Some(c) = self.changing(signer, check) {
             c.paused = true;
         }
     }
 
     /// Folds a deletion: the check is forgotten until it checks in again.
     pub fn delete(&mut self, signer: &str, check: &str) {
-        self.checks.remove(&(signer.to_owned(), check.to_owned()));
+        let key = (signer.to_owned(), check.to_owned());
+        self.checks.remove(&key);
+        self.stale.insert(key);
+    }
+
+    /// The check, to be changed: its due time is computed again at the next look.
+    fn changing(&mut self, signer: &str, check: &str) -> Option<&mut Check> {
+        let key = (signer.to_owned(), check.to_owned());
+        let c = self.checks.get_mut(&key)?;
+        self.stale.insert(key);
+        Some(c)
+    }
+
+    /// Brings the due index up to date with the checks changed since the last look.
+    fn reindex(&mut self) {
+        for key in std::mem::take(&mut self.stale) {
+            if let Some(at) = self.indexed.remove(&key) {
+                self.by_due.remove(&(at, key.clone()));
+            }
+            if let Some((at, _, _)) = self.checks.get(&key).and_then(Check::due_at) {
+                self.by_due.insert((at, key.clone()));
+                self.indexed.insert(key, at);
+            }
+        }
     }
 
     /// One check.
@@ -472,12 +514,16 @@ impl Checks {
     }
 
     /// The misses due at `now_ms`, one per check at most, in (signer, check) order.
-    pub fn due(&self, now_ms: u64) -> Vec<Miss> {
-        self.checks
+    pub fn due(&mut self, now_ms: u64) -> Vec<Miss> {
+        self.reindex();
+        let mut due: Vec<Miss> = self
+            .by_due
             .iter()
-            .filter_map(|((signer, check), c)| {
-                let (at, deadline_ms, reason) = c.due_at()?;
-                (now_ms > at).then(|| Miss {
+            .take_while(|(at, _)| now_ms > *at)
+            .filter_map(|(_, (signer, check))| {
+                let c = self.checks.get(&(signer.clone(), check.clone()))?;
+                let (_, deadline_ms, reason) = c.due_at()?;
+                Some(Miss {
                     signer: signer.clone(),
                     check: check.clone(),
                     deadline_ms,
@@ -485,15 +531,15 @@ impl Checks {
                     reason,
                 })
             })
-            .collect()
+            .collect();
+        due.sort_by(|a, b| (&a.signer, &a.check).cmp(&(&b.signer, &b.check)));
+        due
     }
 
     /// The earliest time a miss becomes due, unix ms (when to look again).
-    pub fn next_due_ms(&self) -> Option<u64> {
-        self.checks
-            .values()
-            .filter_map(|c| c.due_at().map(|d| d.0))
-            .min()
+    pub fn next_due_ms(&mut self) -> Option<u64> {
+        self.reindex();
+        self.by_due.first().map(|(at, _)| *at)
     }
 
     /// The checks to show as alerts.

@@ -361,11 +361,11 @@ fn replaying_the_log_gives_the_same_verdicts() {
     for (i, at, m) in &misses {
         // The log before the miss, folded from scratch, gives that miss at that time, and
         // nothing else that was not recorded at the same tick.
-        let before = fold(&log[..*i]);
+        let mut before = fold(&log[..*i]);
         let due = before.due(*at);
         assert!(due.contains(m), "entry {i}: {m:?} not in {due:?}");
         // And with it folded in, it is not due again.
-        let after = fold(&log[..=*i]);
+        let mut after = fold(&log[..=*i]);
         assert!(!after.due(*at).contains(m));
     }
     // The whole log, folded, has nothing due that the loop did not record.
@@ -392,4 +392,80 @@ fn a_deadline_passed_while_off_is_reported_once() {
         t0 + HOUR,
         "the first deadline it missed"
     );
+}
+
+/// What the index answers, found the slow way: every check's due time, scanned.
+fn due_by_scan(c: &Checks, now_ms: u64) -> (Vec<Miss>, Option<u64>) {
+    let due = c
+        .checks
+        .iter()
+        .filter_map(|((signer, check), c)| {
+            let (at, deadline_ms, reason) = c.due_at()?;
+            (now_ms > at).then(|| Miss {
+                signer: signer.clone(),
+                check: check.clone(),
+                deadline_ms,
+                last: c.last,
+                reason,
+            })
+        })
+        .collect();
+    let next = c
+        .checks
+        .values()
+        .filter_map(|c| c.due_at().map(|d| d.0))
+        .min();
+    (due, next)
+}
+
+#[test]
+fn the_due_index_answers_as_a_scan_of_every_check_would() {
+    // A fixed pseudo-random walk (xorshift) of check-ins, misses, pauses and deletions over a
+    // few signers and checks, with periods and cron schedules; after each step, and with looks
+    // skipped at random (so changes pile up between looks), the index agrees with a scan.
+    let t0 = ms("2026-03-28T00:00:00Z");
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let specs = [
+        ("every", "10m", ""),
+        ("every", "1h", ""),
+        ("schedule", "*/15 * * * *", "UTC"),
+        ("schedule", "30 2 * * *", "Europe/Berlin"),
+    ];
+    let statuses = ["ok", "ok", "start", "fail"];
+    let mut c = Checks::default();
+    let mut now = t0;
+    let mut looks = 0;
+    for index in 0..3_000u64 {
+        now += next(20) * MIN;
+        let signer = ["nas", "web", "db"][next(3) as usize];
+        let check = ["backup", "dump", "ping", "sync"][next(4) as usize];
+        match next(10) {
+            0..=5 => {
+                let (field, value, tz) = specs[next(4) as usize];
+                let status = statuses[next(4) as usize];
+                let mut h = vec![("check", check), (field, value), ("status", status)];
+                if !tz.is_empty() {
+                    h.push(("tz", tz));
+                }
+                c.checkin(index, now, signer, spec(&h));
+            }
+            6 | 7 => c.missed(index, signer, check),
+            8 => c.pause(signer, check),
+            _ => c.delete(signer, check),
+        }
+        if next(3) == 0 {
+            continue;
+        }
+        looks += 1;
+        let (want, want_next) = due_by_scan(&c, now);
+        assert_eq!(c.due(now), want, "step {index}");
+        assert_eq!(c.next_due_ms(), want_next, "step {index}");
+    }
+    assert!(looks > 1_000);
 }
