@@ -402,6 +402,21 @@ impl PartialEq for Checks {
     }
 }
 
+/// The miss `c` would be, and when it becomes due (`None` while it cannot be missed).
+fn miss_of((signer, check): &Key, c: &Check) -> Option<(u64, Miss)> {
+    let (at, deadline_ms, reason) = c.due_at()?;
+    Some((
+        at,
+        Miss {
+            signer: signer.clone(),
+            check: check.clone(),
+            deadline_ms,
+            last: c.last,
+            reason,
+        },
+    ))
+}
+
 /// A check shown as an alert: failed or missed since its last `ok`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActiveCheck {
@@ -520,17 +535,7 @@ impl Checks {
             .by_due
             .iter()
             .take_while(|(at, _)| now_ms > *at)
-            .filter_map(|(_, (signer, check))| {
-                let c = self.checks.get(&(signer.clone(), check.clone()))?;
-                let (_, deadline_ms, reason) = c.due_at()?;
-                Some(Miss {
-                    signer: signer.clone(),
-                    check: check.clone(),
-                    deadline_ms,
-                    last: c.last,
-                    reason,
-                })
-            })
+            .filter_map(|(_, key)| miss_of(key, self.checks.get(key)?).map(|(_, m)| m))
             .collect();
         due.sort_by(|a, b| (&a.signer, &a.check).cmp(&(&b.signer, &b.check)));
         due

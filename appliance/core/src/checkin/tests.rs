@@ -399,15 +399,10 @@ fn due_by_scan(c: &Checks, now_ms: u64) -> (Vec<Miss>, Option<u64>) {
     let due = c
         .checks
         .iter()
-        .filter_map(|((signer, check), c)| {
-            let (at, deadline_ms, reason) = c.due_at()?;
-            (now_ms > at).then(|| Miss {
-                signer: signer.clone(),
-                check: check.clone(),
-                deadline_ms,
-                last: c.last,
-                reason,
-            })
+        .filter_map(|(key, c)| {
+            miss_of(key, c)
+                .filter(|(at, _)| now_ms > *at)
+                .map(|(_, m)| m)
         })
         .collect();
     let next = c
